@@ -1,1 +1,29 @@
+//! Kryton: a self-hosted markdown knowledge base server.
+//!
+//! Every boot brings the schema forward before the HTTP listener opens; see [`boot`].
 
+pub mod boot;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod migrations;
+pub mod telemetry;
+pub mod version;
+
+pub use boot::{BootError, run, serve};
+pub use config::Config;
+
+/// This machine's name, for logs, the ledger and `application_name`.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}

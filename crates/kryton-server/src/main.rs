@@ -1,1 +1,5 @@
-fn main() {}
+//! The `kryton` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    kryton::cli::main()
+}

@@ -1,0 +1,282 @@
+//! The `kryton` command line: subcommands over the library.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use kryton_migrate::{MigrateError, Resolution, Status, exit_code};
+
+use crate::boot::{self, BootError, Shutdown};
+use crate::config::{Config, LogFormat, Settings};
+use crate::version::BuildInfo;
+use crate::{db, migrations, telemetry};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kryton",
+    version,
+    about = "Kryton: a self-hosted markdown knowledge base server"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Bring the schema forward, then serve HTTP (the default).
+    Serve,
+    /// Bring the schema forward and exit (the out-of-band path), or inspect it.
+    Migrate(MigrateArgs),
+    /// Print the version and the commit this binary was built from.
+    Version,
+    /// Probe a running server's /healthz; exit 0 when it answers 200 (for container health checks).
+    Healthcheck {
+        /// Default: http://127.0.0.1:$PORT/healthz
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct MigrateArgs {
+    /// Apply a pending migration older than the newest applied one (after reviewing it).
+    #[arg(long)]
+    pub allow_out_of_order: bool,
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// Applied, pending and unknown-to-this-binary migrations, with compat classes.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// What `kryton migrate` would do and whether it is safe; writes nothing.
+    Plan {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Settle an interrupted no-transaction migration.
+    Resolve {
+        version: i64,
+        /// Its statements all took effect: record it as applied.
+        #[arg(
+            long,
+            conflicts_with = "rolled_back",
+            required_unless_present = "rolled_back"
+        )]
+        applied: bool,
+        /// Its effects were undone: forget it so the next run applies it again.
+        #[arg(long)]
+        rolled_back: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kryton: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_code::OTHER as u8);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Some(Command::Version) => {
+            let info = BuildInfo::current();
+            println!("kryton {} (commit {})", info.version, info.commit);
+            return exit_code::OK;
+        }
+        Some(Command::Healthcheck { url }) => return healthcheck(url, &cli.settings.port),
+        _ => {}
+    }
+    let config = match cli.settings.validate() {
+        Ok(config) => config,
+        Err(e) => {
+            telemetry::init("info", LogFormat::Text);
+            return fatal(&cli.settings.termination_log, &BootError::Config(e));
+        }
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    let result = match cli.command {
+        None | Some(Command::Serve) => boot::run(config.clone(), boot::shutdown_signal()).await,
+        Some(Command::Migrate(args)) => migrate_command(&config, args).await,
+        Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
+    };
+    match result {
+        Ok(()) => exit_code::OK,
+        Err(e) => fatal(&config.termination_log, &e),
+    }
+}
+
+/// One clear line, in the log and (on Kubernetes) in the container's termination message.
+fn fatal(termination_log: &std::path::Path, error: &BootError) -> i32 {
+    let code = error.exit_code();
+    tracing::error!(exit_code = code, "{error}");
+    if termination_log.exists() {
+        let _ = std::fs::write(termination_log, format!("{error}\n"));
+    }
+    code
+}
+
+async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootError> {
+    let mut shutdown: Shutdown = boot::shutdown_signal();
+    match args.action {
+        None => {
+            config.prepare_directories()?;
+            boot::migrate(config, args.allow_out_of_order, &mut shutdown)
+                .await
+                .map(drop)
+        }
+        Some(MigrateAction::Status { json }) => {
+            let set = migrations::for_config(config).map_err(MigrateError::from)?;
+            let mut conn = db::connect_for_migration(config).await?;
+            let status = kryton_migrate::status(&mut conn, &set).await;
+            conn.close().await;
+            let status = status?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).unwrap_or_default()
+                );
+            } else {
+                print_status(&status);
+            }
+            Ok(())
+        }
+        Some(MigrateAction::Plan {
+            json,
+            allow_out_of_order,
+        }) => {
+            let set = migrations::for_config(config).map_err(MigrateError::from)?;
+            let mut conn = db::connect_for_migration(config).await?;
+            let plan = kryton_migrate::plan(
+                &mut conn,
+                &set,
+                allow_out_of_order || args.allow_out_of_order,
+            )
+            .await;
+            conn.close().await;
+            let plan = plan?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).unwrap_or_default()
+                );
+            } else {
+                print_status(&plan.status);
+                println!("plan: {}", plan.summary);
+            }
+            if plan.exit_code == exit_code::OK {
+                Ok(())
+            } else {
+                std::process::exit(plan.exit_code)
+            }
+        }
+        Some(MigrateAction::Resolve {
+            version,
+            applied,
+            rolled_back: _,
+        }) => {
+            let set = migrations::for_config(config).map_err(MigrateError::from)?;
+            let conn = db::connect_for_migration(config).await?;
+            let resolution = if applied {
+                Resolution::Applied
+            } else {
+                Resolution::RolledBack
+            };
+            let options = migrations::options(config, false);
+            kryton_migrate::resolve(conn, &set, version, resolution, &options).await?;
+            println!(
+                "migration {version:04} resolved as {}",
+                if applied { "applied" } else { "rolled back" }
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_status(status: &Status) {
+    println!(
+        "backend {}: database at {:04}, this binary carries up to {:04}",
+        status.backend.as_str(),
+        status.database_version,
+        status.binary_head
+    );
+    for m in &status.migrations {
+        let checksum = match m.checksum_matches {
+            Some(false) => "  CHECKSUM MISMATCH",
+            _ => "",
+        };
+        println!(
+            "  {:04}  {:<32} {:<8} {:<8} {}{}",
+            m.version,
+            m.slug,
+            m.compat.as_str(),
+            m.state,
+            m.applied_at.as_deref().unwrap_or(""),
+            checksum
+        );
+    }
+}
+
+/// A dependency-free HTTP probe, so images need no curl.
+fn healthcheck(url: Option<String>, port: &str) -> i32 {
+    let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{}/healthz", port.trim()));
+    let parsed = match url::Url::parse(&url) {
+        Ok(u) if u.scheme() == "http" => u,
+        _ => {
+            eprintln!("kryton healthcheck: {url} is not an http:// URL");
+            return exit_code::CONFIG;
+        }
+    };
+    let host = parsed.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let probe = || -> std::io::Result<String> {
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?
+            .next()
+            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+        write!(
+            stream,
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+            parsed.path()
+        )?;
+        let mut response = String::new();
+        stream.take(4096).read_to_string(&mut response)?;
+        Ok(response)
+    };
+    match probe() {
+        Ok(response) if response.starts_with("HTTP/1.1 200") => exit_code::OK,
+        Ok(response) => {
+            eprintln!(
+                "kryton healthcheck: {url} answered {}",
+                response.lines().next().unwrap_or("")
+            );
+            exit_code::OTHER
+        }
+        Err(e) => {
+            eprintln!("kryton healthcheck: {url}: {e}");
+            exit_code::OTHER
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The HTTP surface: one file per area, the whole route table here.
+
+mod health;
+mod version;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::error::AppError;
+use crate::version::BuildInfo;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Database,
+    pub build: Arc<BuildInfo>,
+    pub config: Arc<Config>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(version::router())
+        .route_layer(middleware::from_fn(log_request))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> AppError {
+    tracing::debug!(method = %request.method(), "request for an unknown route");
+    AppError::NotFound(format!(
+        "no route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// One line per request, named by the route template; probes only at debug level.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    // Route templates, never concrete paths: a note's path is the user's business.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(String::new, |p| p.as_str().to_owned());
+    let response = next.run(request).await.into_response();
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if matches!(route.as_str(), "/healthz" | "/readyz") {
+        tracing::debug!(%method, %route, status, latency_ms, "request");
+    } else {
+        tracing::info!(%method, %route, status, latency_ms, "request");
+    }
+    response
+}

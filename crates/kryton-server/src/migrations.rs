@@ -1,0 +1,186 @@
+//! The server's own migrations, embedded at compile time, and the safety backup before
+//! destructive ones.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use kryton_migrate::{
+    BackupHook, Dialect, Migration, MigrationConnection, MigrationSet, Options, SourceError,
+};
+
+use crate::config::{Config, DatabaseConfig};
+use crate::version::VERSION;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_migrations.rs"));
+}
+
+pub fn dialect_of(config: &Config) -> Dialect {
+    match config.database {
+        DatabaseConfig::Postgres { .. } => Dialect::Postgres,
+        DatabaseConfig::Sqlite { .. } => Dialect::Sqlite,
+    }
+}
+
+/// The embedded files of one dialect.
+pub fn embedded(dialect: Dialect) -> Result<MigrationSet, SourceError> {
+    let files = match dialect {
+        Dialect::Postgres => embedded::POSTGRES,
+        Dialect::Sqlite => embedded::SQLITE,
+    };
+    MigrationSet::from_files(dialect, files.iter().copied())
+}
+
+/// The migrations this process runs: embedded, or from `KRYTON_MIGRATIONS_DIR` in tests.
+pub fn for_config(config: &Config) -> Result<MigrationSet, SourceError> {
+    let dialect = dialect_of(config);
+    match &config.migrations_dir {
+        Some(dir) => {
+            tracing::warn!(dir = %dir.display(), "KRYTON_MIGRATIONS_DIR is set: using migrations from disk, not the embedded ones");
+            MigrationSet::from_dir(dialect, dir)
+        }
+        None => embedded(dialect),
+    }
+}
+
+pub fn options(config: &Config, allow_out_of_order: bool) -> Options {
+    let mut options = Options::new(VERSION);
+    options.lock_wait = config.migration_lock_wait;
+    options.lock_timeout = config.migration_lock_timeout;
+    options.allow_out_of_order = allow_out_of_order;
+    options.backup = config.migration_backup.then(|| {
+        Arc::new(PreMigrationBackup {
+            dir: config.backup_dir.clone(),
+            keep: config.backup_keep,
+            database: config.database.clone(),
+        }) as Arc<dyn BackupHook>
+    });
+    options
+}
+
+/// A full copy of the database taken before a `contract` migration, kept `keep` deep.
+struct PreMigrationBackup {
+    dir: PathBuf,
+    keep: usize,
+    database: DatabaseConfig,
+}
+
+const PREFIX: &str = "kryton-pre-migration-";
+
+impl BackupHook for PreMigrationBackup {
+    fn backup<'a>(
+        &'a self,
+        conn: &'a mut MigrationConnection,
+        before: &'a Migration,
+    ) -> Pin<Box<dyn Future<Output = Result<PathBuf, String>> + Send + 'a>> {
+        Box::pin(async move {
+            std::fs::create_dir_all(&self.dir)
+                .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+            let name = format!("{PREFIX}{stamp}-before-{:04}", before.version);
+            let path = match (&self.database, conn) {
+                (DatabaseConfig::Sqlite { .. }, conn @ MigrationConnection::Sqlite { .. }) => {
+                    let path = self.dir.join(format!("{name}.sqlite"));
+                    let target = path.to_string_lossy().replace('\'', "''");
+                    kryton_migrate::ledger::execute_raw(conn, format!("VACUUM INTO '{target}'"))
+                        .await
+                        .map_err(|e| format!("VACUUM INTO {} failed: {e}", path.display()))?;
+                    path
+                }
+                (DatabaseConfig::Postgres { url, .. }, _) => {
+                    let path = self.dir.join(format!("{name}.pgdump"));
+                    pg_dump(url, &path).await?;
+                    path
+                }
+                _ => return Err("backend mismatch between configuration and connection".to_owned()),
+            };
+            prune(&self.dir, self.keep);
+            Ok(path)
+        })
+    }
+}
+
+/// `pg_dump --format=custom`, with the password passed in the environment, never on the command line.
+async fn pg_dump(url: &str, path: &Path) -> Result<(), String> {
+    let mut parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let password = parsed.password().map(str::to_owned);
+    let _ = parsed.set_password(None);
+    let partial = path.with_extension("pgdump.partial");
+    let mut command = tokio::process::Command::new("pg_dump");
+    command
+        .arg("--format=custom")
+        .arg("--file")
+        .arg(&partial)
+        .arg("--dbname")
+        .arg(parsed.as_str());
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let output = command.output().await.map_err(|e| {
+        format!(
+            "cannot run pg_dump ({e}); install the PostgreSQL client or set MIGRATION_BACKUP=off"
+        )
+    })?;
+    if !output.status.success() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(format!(
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    std::fs::rename(&partial, path).map_err(|e| e.to_string())
+}
+
+fn prune(dir: &Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut backups: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(PREFIX))
+        })
+        .filter(|p| !p.to_string_lossy().ends_with(".partial"))
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep.max(1));
+    for old in backups.into_iter().take(excess) {
+        if let Err(error) = std::fs::remove_file(&old) {
+            tracing::warn!(%error, path = %old.display(), "could not prune an old pre-migration backup");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every version exists in both dialects with the same slug and compat class.
+    #[test]
+    fn both_dialects_have_the_same_history() {
+        let pg = embedded(Dialect::Postgres).unwrap();
+        let lite = embedded(Dialect::Sqlite).unwrap();
+        let shape = |s: &MigrationSet| {
+            s.migrations
+                .iter()
+                .map(|m| (m.version, m.slug.clone(), m.compat, m.no_transaction))
+                .collect::<Vec<_>>()
+        };
+        let (pg_shape, lite_shape) = (shape(&pg), shape(&lite));
+        assert!(!pg_shape.is_empty());
+        // SQLite has no CREATE INDEX CONCURRENTLY; a no-transaction file may differ in that flag only.
+        let strip = |v: Vec<(i64, String, kryton_migrate::Compat, bool)>| {
+            v.into_iter()
+                .map(|(a, b, c, _)| (a, b, c))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(pg_shape), strip(lite_shape));
+        for (i, m) in pg.migrations.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "versions are contiguous from 0001");
+        }
+    }
+}
