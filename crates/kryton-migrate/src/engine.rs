@@ -590,8 +590,13 @@ pub async fn plan(
 ) -> Result<Plan, MigrateError> {
     check_dialect(conn, set)?;
     let entries = ledger::read(conn).await?;
-    let status = status_of(set, &entries);
-    Ok(match assess(set, &entries, allow_out_of_order) {
+    Ok(plan_of(set, &entries, allow_out_of_order))
+}
+
+/// The plan for a given ledger (pure).
+pub fn plan_of(set: &MigrationSet, entries: &[LedgerEntry], allow_out_of_order: bool) -> Plan {
+    let status = status_of(set, entries);
+    match assess(set, entries, allow_out_of_order) {
         Ok(a) => {
             let contract = a
                 .pending
@@ -633,7 +638,7 @@ pub async fn plan(
             refusal: Some(refusal.to_string()),
             status,
         },
-    })
+    }
 }
 
 /// How an operator settles an interrupted no-transaction migration.

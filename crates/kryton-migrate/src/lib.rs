@@ -16,7 +16,7 @@ mod source;
 pub use connection::MigrationConnection;
 pub use engine::{
     AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, Report, Resolution,
-    Status, assess, migrate, plan, resolve, status, status_of,
+    Status, assess, migrate, plan, plan_of, resolve, status, status_of,
 };
 pub use error::{MigrateError, exit_code};
 pub use ledger::{LedgerEntry, LedgerStatus};

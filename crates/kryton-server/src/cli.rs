@@ -148,10 +148,14 @@ async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootE
         }
         Some(MigrateAction::Status { json }) => {
             let set = migrations::for_config(config).map_err(MigrateError::from)?;
-            let mut conn = db::connect_for_migration(config).await?;
-            let status = kryton_migrate::status(&mut conn, &set).await;
-            conn.close().await;
-            let status = status?;
+            let status = match db::connect_read_only(config).await? {
+                Some(mut conn) => {
+                    let status = kryton_migrate::status(&mut conn, &set).await;
+                    conn.close().await;
+                    status?
+                }
+                None => kryton_migrate::status_of(&set, &[]),
+            };
             if json {
                 println!(
                     "{}",
@@ -167,15 +171,15 @@ async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootE
             allow_out_of_order,
         }) => {
             let set = migrations::for_config(config).map_err(MigrateError::from)?;
-            let mut conn = db::connect_for_migration(config).await?;
-            let plan = kryton_migrate::plan(
-                &mut conn,
-                &set,
-                allow_out_of_order || args.allow_out_of_order,
-            )
-            .await;
-            conn.close().await;
-            let plan = plan?;
+            let allow_out_of_order = allow_out_of_order || args.allow_out_of_order;
+            let plan = match db::connect_read_only(config).await? {
+                Some(mut conn) => {
+                    let plan = kryton_migrate::plan(&mut conn, &set, allow_out_of_order).await;
+                    conn.close().await;
+                    plan?
+                }
+                None => kryton_migrate::plan_of(&set, &[], allow_out_of_order),
+            };
             if json {
                 println!(
                     "{}",

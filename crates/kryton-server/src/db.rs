@@ -100,6 +100,32 @@ async fn attempt_with_timeout<T>(
     }
 }
 
+/// A connection for `migrate status` and `migrate plan`, which must write nothing: SQLite is
+/// opened read-only, and a database file that does not exist yet is reported as `None` (empty).
+pub async fn connect_read_only(
+    config: &Config,
+) -> Result<Option<MigrationConnection>, Unreachable> {
+    match &config.database {
+        DatabaseConfig::Sqlite { path } if !path.exists() => Ok(None),
+        DatabaseConfig::Sqlite { path } => {
+            attempt_with_timeout(sqlite_options(path).read_only(true).connect())
+                .await
+                .map(|conn| {
+                    Some(MigrationConnection::Sqlite {
+                        conn,
+                        lock_path: path.with_extension("db.migrate-lock"),
+                    })
+                })
+                .map_err(|last_error| Unreachable {
+                    target: config.database.redacted(),
+                    waited: 0,
+                    last_error,
+                })
+        }
+        DatabaseConfig::Postgres { .. } => connect_for_migration(config).await.map(Some),
+    }
+}
+
 impl Database {
     /// Opens the pool, after migrations have run.
     pub async fn open(config: &Config) -> Result<Self, sqlx::Error> {
