@@ -132,7 +132,7 @@ async fn kill_nine_mid_migration(backend: Backend) {
     };
     env.write_migration("0002_slow.sql", slow);
     let mut child = env.spawn(&["migrate"]);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
         child.try_wait().unwrap().is_none(),
         "the slow migration finished too early for this test"
