@@ -102,15 +102,14 @@ pub fn assess<'a>(
         )));
     }
     for entry in entries {
-        if let Some(file) = set.get(entry.version) {
-            if file.checksum != entry.checksum {
+        if let Some(file) = set.get(entry.version)
+            && file.checksum != entry.checksum {
                 return Err(MigrateError::ChecksumMismatch {
                     file: file.file_name.clone(),
                     applied: entry.checksum.clone(),
                     embedded: file.checksum.clone(),
                 });
             }
-        }
     }
     let unknown: Vec<LedgerEntry> = entries
         .iter()
@@ -151,15 +150,14 @@ pub fn assess<'a>(
     }
 
     let newest_applied = entries.iter().map(|e| e.version).max().unwrap_or(0);
-    if let Some(late) = pending.iter().find(|m| m.version < newest_applied) {
-        if !allow_out_of_order {
+    if let Some(late) = pending.iter().find(|m| m.version < newest_applied)
+        && !allow_out_of_order {
             return Err(MigrateError::Refused(format!(
                 "pending migration {} is older than the newest applied one ({newest_applied:04}); it was \
                  probably merged late. Review it, then run `kryton migrate --allow-out-of-order`",
                 late.file_name
             )));
         }
-    }
     Ok(Assessment {
         pending,
         unknown,
@@ -382,11 +380,10 @@ async fn try_transaction(
         ledger::execute_raw(conn, "COMMIT".to_owned()).await
     };
     let result = body.await;
-    if result.is_err() {
-        if let Err(error) = ledger::execute_raw(conn, "ROLLBACK".to_owned()).await {
+    if result.is_err()
+        && let Err(error) = ledger::execute_raw(conn, "ROLLBACK".to_owned()).await {
             tracing::debug!(%error, "rollback after a failed migration");
         }
-    }
     result
 }
 

@@ -136,7 +136,8 @@ pub async fn read(conn: &mut MigrationConnection) -> Result<Vec<LedgerEntry>, sq
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
-    let rows = match conn {
+    
+    match conn {
         MigrationConnection::Postgres(c) => sqlx::query(PG_SELECT)
             .fetch_all(c)
             .await?
@@ -149,8 +150,7 @@ pub async fn read(conn: &mut MigrationConnection) -> Result<Vec<LedgerEntry>, sq
             .iter()
             .map(entry)
             .collect(),
-    };
-    rows
+    }
 }
 
 fn entry<R: Row>(row: &R) -> Result<LedgerEntry, sqlx::Error>

@@ -97,15 +97,14 @@ impl MigrationLock {
 
     /// Releases the lock. The caller then closes the connection, which also releases it.
     pub async fn release(self, conn: &mut MigrationConnection) {
-        if let MigrationConnection::Postgres(c) = conn {
-            if let Err(error) = sqlx::query("SELECT pg_advisory_unlock($1)")
+        if let MigrationConnection::Postgres(c) = conn
+            && let Err(error) = sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(ADVISORY_KEY)
                 .execute(c)
                 .await
             {
                 tracing::warn!(%error, "could not release the migration lock; closing the connection releases it");
             }
-        }
         drop(self.file);
     }
 }

@@ -145,8 +145,8 @@ impl Migration {
                 "missing `-- kryton:compat=expand|contract` header",
             )
         })?;
-        if compat == Compat::Expand {
-            if let Some(statement) = non_additive_statements(&sql).into_iter().next() {
+        if compat == Compat::Expand
+            && let Some(statement) = non_additive_statements(&sql).into_iter().next() {
                 return Err(source_error(
                     file_name,
                     format!(
@@ -155,7 +155,6 @@ impl Migration {
                     ),
                 ));
             }
-        }
         Ok(Migration {
             version,
             slug,

@@ -19,7 +19,7 @@ fn numbered(env: &mut TestEnv, count: usize) {
     }
 }
 
-/// 1. Fresh database: everything applied in order; a re-run applies nothing and changes nothing.
+/// Item 1: Fresh database: everything applied in order; a re-run applies nothing and changes nothing.
 async fn fresh_then_rerun(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
     numbered(&mut env, 3);
@@ -55,7 +55,7 @@ async fn embedded_migrations_apply(backend: Backend) {
 }
 both_backends!(embedded_migrations_apply);
 
-/// 2. Many processes boot at once on an empty database with a migration that fails if run twice.
+/// Item 2: Many processes boot at once on an empty database with a migration that fails if run twice.
 async fn concurrent_boots_apply_once(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
     env.write_migration("0001_t.sql", TABLE_T);
@@ -77,7 +77,7 @@ async fn concurrent_boots_apply_once(backend: Backend) {
 }
 both_backends!(concurrent_boots_apply_once);
 
-/// 3. Migration k of n fails: earlier ones stay, k leaves nothing, later ones never run, the lock
+/// Item 3: Migration k of n fails: earlier ones stay, k leaves nothing, later ones never run, the lock
 /// is released and a re-run fails again at once instead of blocking.
 async fn failing_migration_rolls_back(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
@@ -114,7 +114,7 @@ async fn failing_migration_rolls_back(backend: Backend) {
 }
 both_backends!(failing_migration_rolls_back);
 
-/// 4. `kill -9` in the middle of a long transactional migration: nothing of it remains, and the
+/// Item 4: `kill -9` in the middle of a long transactional migration: nothing of it remains, and the
 /// next boot applies it with no manual step.
 async fn kill_nine_mid_migration(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
@@ -150,7 +150,7 @@ async fn kill_nine_mid_migration(backend: Backend) {
 }
 both_backends!(kill_nine_mid_migration);
 
-/// 5. `CREATE INDEX CONCURRENTLY` while other processes wait for the lock: no deadlock.
+/// Item 5: `CREATE INDEX CONCURRENTLY` while other processes wait for the lock: no deadlock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_index_build_does_not_deadlock_waiters() {
     let mut env = TestEnv::new(Backend::Postgres).await;
@@ -214,7 +214,7 @@ async fn failed_no_transaction_migration_needs_resolve() {
         .assert_code(11);
 }
 
-/// 6. An applied file that was edited is refused before any DDL, naming the file.
+/// Item 6: An applied file that was edited is refused before any DDL, naming the file.
 async fn edited_file_is_refused(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
     numbered(&mut env, 2);
@@ -247,7 +247,7 @@ async fn edited_file_is_refused(backend: Backend) {
 }
 both_backends!(edited_file_is_refused);
 
-/// 7. A pending version below the newest applied one is refused; with the flag it is applied.
+/// Item 7: A pending version below the newest applied one is refused; with the flag it is applied.
 async fn out_of_order_needs_the_flag(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
     env.write_migration(
@@ -281,7 +281,7 @@ async fn out_of_order_needs_the_flag(backend: Backend) {
 }
 both_backends!(out_of_order_needs_the_flag);
 
-/// 8. An older binary against a newer database: boots read-compatible when every newer migration is
+/// Item 8: An older binary against a newer database: boots read-compatible when every newer migration is
 /// `expand`, refuses when one is `contract`.
 async fn older_binary_against_newer_schema(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
@@ -333,7 +333,7 @@ async fn older_binary_against_newer_schema(backend: Backend) {
 }
 both_backends!(older_binary_against_newer_schema);
 
-/// 9. A foreign session holds a lock on the table a migration alters: other queries wait at most
+/// Item 9: A foreign session holds a lock on the table a migration alters: other queries wait at most
 /// about the lock timeout, the migrator retries, then fails cleanly with nothing half-applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_timeout_protects_other_queries() {
@@ -390,7 +390,7 @@ async fn lock_timeout_protects_other_queries() {
     env.run(&["migrate"]).await.assert_code(0);
 }
 
-/// 10. A role whose default statement_timeout is 1s can still run a slow migration.
+/// Item 10: A role whose default statement_timeout is 1s can still run a slow migration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn role_statement_timeout_does_not_kill_migrations() {
     let mut env = TestEnv::new(Backend::Postgres).await;
@@ -429,7 +429,7 @@ async fn role_statement_timeout_does_not_kill_migrations() {
     run.assert_code(0);
 }
 
-/// 11. `plan` writes nothing; `status --json` has its documented shape.
+/// Item 11: `plan` writes nothing; `status --json` has its documented shape.
 async fn plan_writes_nothing_and_status_has_its_shape(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
     numbered(&mut env, 2);

@@ -186,11 +186,10 @@ impl TestEnv {
                 }
                 panic!("kryton exited with {status} before it was ready:\n{stderr}");
             }
-            if let Ok(r) = client.get(self.url("/readyz")).send().await {
-                if r.status() == 200 {
+            if let Ok(r) = client.get(self.url("/readyz")).send().await
+                && r.status() == 200 {
                     return;
                 }
-            }
             assert!(
                 started.elapsed() < timeout,
                 "kryton not ready within {timeout:?}"
