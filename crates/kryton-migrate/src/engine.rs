@@ -103,13 +103,14 @@ pub fn assess<'a>(
     }
     for entry in entries {
         if let Some(file) = set.get(entry.version)
-            && file.checksum != entry.checksum {
-                return Err(MigrateError::ChecksumMismatch {
-                    file: file.file_name.clone(),
-                    applied: entry.checksum.clone(),
-                    embedded: file.checksum.clone(),
-                });
-            }
+            && file.checksum != entry.checksum
+        {
+            return Err(MigrateError::ChecksumMismatch {
+                file: file.file_name.clone(),
+                applied: entry.checksum.clone(),
+                embedded: file.checksum.clone(),
+            });
+        }
     }
     let unknown: Vec<LedgerEntry> = entries
         .iter()
@@ -151,13 +152,14 @@ pub fn assess<'a>(
 
     let newest_applied = entries.iter().map(|e| e.version).max().unwrap_or(0);
     if let Some(late) = pending.iter().find(|m| m.version < newest_applied)
-        && !allow_out_of_order {
-            return Err(MigrateError::Refused(format!(
-                "pending migration {} is older than the newest applied one ({newest_applied:04}); it was \
+        && !allow_out_of_order
+    {
+        return Err(MigrateError::Refused(format!(
+            "pending migration {} is older than the newest applied one ({newest_applied:04}); it was \
                  probably merged late. Review it, then run `kryton migrate --allow-out-of-order`",
-                late.file_name
-            )));
-        }
+            late.file_name
+        )));
+    }
     Ok(Assessment {
         pending,
         unknown,
@@ -381,9 +383,10 @@ async fn try_transaction(
     };
     let result = body.await;
     if result.is_err()
-        && let Err(error) = ledger::execute_raw(conn, "ROLLBACK".to_owned()).await {
-            tracing::debug!(%error, "rollback after a failed migration");
-        }
+        && let Err(error) = ledger::execute_raw(conn, "ROLLBACK".to_owned()).await
+    {
+        tracing::debug!(%error, "rollback after a failed migration");
+    }
     result
 }
 

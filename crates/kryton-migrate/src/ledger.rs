@@ -136,7 +136,7 @@ pub async fn read(conn: &mut MigrationConnection) -> Result<Vec<LedgerEntry>, sq
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
-    
+
     match conn {
         MigrationConnection::Postgres(c) => sqlx::query(PG_SELECT)
             .fetch_all(c)

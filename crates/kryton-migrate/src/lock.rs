@@ -102,9 +102,9 @@ impl MigrationLock {
                 .bind(ADVISORY_KEY)
                 .execute(c)
                 .await
-            {
-                tracing::warn!(%error, "could not release the migration lock; closing the connection releases it");
-            }
+        {
+            tracing::warn!(%error, "could not release the migration lock; closing the connection releases it");
+        }
         drop(self.file);
     }
 }

@@ -146,15 +146,16 @@ impl Migration {
             )
         })?;
         if compat == Compat::Expand
-            && let Some(statement) = non_additive_statements(&sql).into_iter().next() {
-                return Err(source_error(
-                    file_name,
-                    format!(
-                        "marked compat=expand but contains a non-additive statement ({statement}); \
+            && let Some(statement) = non_additive_statements(&sql).into_iter().next()
+        {
+            return Err(source_error(
+                file_name,
+                format!(
+                    "marked compat=expand but contains a non-additive statement ({statement}); \
                          mark it compat=contract or make it additive"
-                    ),
-                ));
-            }
+                ),
+            ));
+        }
         Ok(Migration {
             version,
             slug,

@@ -187,9 +187,10 @@ impl TestEnv {
                 panic!("kryton exited with {status} before it was ready:\n{stderr}");
             }
             if let Ok(r) = client.get(self.url("/readyz")).send().await
-                && r.status() == 200 {
-                    return;
-                }
+                && r.status() == 200
+            {
+                return;
+            }
             assert!(
                 started.elapsed() < timeout,
                 "kryton not ready within {timeout:?}"
