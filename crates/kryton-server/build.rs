@@ -25,18 +25,10 @@ fn embed_migrations() {
             })
             .unwrap_or_default();
         names.sort();
-        let _ = writeln!(
-            code,
-            "pub const {}: &[(&str, &str)] = &[",
-            dialect.to_uppercase()
-        );
+        let _ = writeln!(code, "pub const {}: &[(&str, &str)] = &[", dialect.to_uppercase());
         for name in names {
             let path = std::fs::canonicalize(dir.join(&name)).unwrap_or_else(|_| dir.join(&name));
-            let _ = writeln!(
-                code,
-                "    ({name:?}, include_str!({:?})),",
-                path.display().to_string()
-            );
+            let _ = writeln!(code, "    ({name:?}, include_str!({:?})),", path.display().to_string());
         }
         code.push_str("];\n");
     }
@@ -45,21 +37,13 @@ fn embed_migrations() {
 
 fn record_commit() {
     println!("cargo:rerun-if-env-changed=KRYTON_COMMIT");
-    let from_env = std::env::var("KRYTON_COMMIT")
-        .ok()
-        .filter(|c| !c.trim().is_empty());
+    let from_env = std::env::var("KRYTON_COMMIT").ok().filter(|c| !c.trim().is_empty());
     let from_git = || {
-        let git_dir = Command::new("git")
-            .args(["rev-parse", "--git-dir"])
-            .output()
-            .ok()?;
+        let git_dir = Command::new("git").args(["rev-parse", "--git-dir"]).output().ok()?;
         let git_dir = String::from_utf8(git_dir.stdout).ok()?;
         println!("cargo:rerun-if-changed={}/HEAD", git_dir.trim());
         println!("cargo:rerun-if-changed={}/logs/HEAD", git_dir.trim());
-        let out = Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .output()
-            .ok()?;
+        let out = Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())

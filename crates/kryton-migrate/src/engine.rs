@@ -129,10 +129,7 @@ pub fn assess<'a>(
                 "the database is newer than this binary: migration {:04}_{} is a `contract` change applied by \
                  kryton {} that this release may not work with. Run kryton {} or newer, or roll back honestly \
                  by restoring the backup taken before that upgrade",
-                contract.version,
-                contract.slug,
-                contract.applied_by_version,
-                contract.applied_by_version
+                contract.version, contract.slug, contract.applied_by_version, contract.applied_by_version
             )));
         }
         if let Some(missing) = pending.first() {
@@ -168,10 +165,7 @@ pub fn assess<'a>(
 }
 
 fn versions(list: &[i64]) -> String {
-    list.iter()
-        .map(|v| format!("{v:04}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    list.iter().map(|v| format!("{v:04}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Migrates to the head of `set` on a dedicated connection, which is closed afterwards.
@@ -241,10 +235,7 @@ async fn migrate_locked(
     }
     if let (Some(hook), Some(first_contract)) = (
         &options.backup,
-        assessment
-            .pending
-            .iter()
-            .find(|m| m.compat == Compat::Contract),
+        assessment.pending.iter().find(|m| m.compat == Compat::Contract),
     ) {
         let path = hook
             .backup(conn, first_contract)
@@ -252,14 +243,8 @@ async fn migrate_locked(
             .map_err(MigrateError::BackupFailed)?;
         tracing::info!(path = %path.display(), before = %first_contract.file_name, "pre-migration backup written");
         report.backup = Some(path);
-    } else if assessment
-        .pending
-        .iter()
-        .any(|m| m.compat == Compat::Contract)
-    {
-        tracing::warn!(
-            "a destructive (contract) migration is pending and the pre-migration backup is turned off"
-        );
+    } else if assessment.pending.iter().any(|m| m.compat == Compat::Contract) {
+        tracing::warn!("a destructive (contract) migration is pending and the pre-migration backup is turned off");
     }
     for migration in assessment.pending {
         let started = Instant::now();
@@ -301,8 +286,7 @@ async fn apply_in_transaction(
             Ok(()) => return Ok(()),
             Err(error) if is_lock_timeout(&error) && attempt < options.lock_retries => {
                 attempt += 1;
-                let pause = Duration::from_millis(500u64 << attempt.min(5))
-                    .mul_f64(rand::rng().random_range(0.5..1.5));
+                let pause = Duration::from_millis(500u64 << attempt.min(5)).mul_f64(rand::rng().random_range(0.5..1.5));
                 tracing::warn!(
                     version = migration.version,
                     attempt,
@@ -321,14 +305,7 @@ async fn apply_in_transaction(
             }
             Err(error) => {
                 let message = error.to_string();
-                ledger::record_attempt(
-                    conn,
-                    migration.version,
-                    "failed",
-                    &message,
-                    &options.app_version,
-                )
-                .await;
+                ledger::record_attempt(conn, migration.version, "failed", &message, &options.app_version).await;
                 return Err(MigrateError::Failed {
                     file: migration.file_name.clone(),
                     message,
@@ -353,32 +330,18 @@ async fn try_transaction(
     let body = async {
         if conn.dialect() == Dialect::Postgres {
             let lock_timeout = migration.lock_timeout.unwrap_or(options.lock_timeout);
-            ledger::execute_raw(
-                conn,
-                format!("SET LOCAL lock_timeout = '{}ms'", millis(lock_timeout)),
-            )
-            .await?;
+            ledger::execute_raw(conn, format!("SET LOCAL lock_timeout = '{}ms'", millis(lock_timeout))).await?;
             if let Some(statement_timeout) = migration.statement_timeout {
                 ledger::execute_raw(
                     conn,
-                    format!(
-                        "SET LOCAL statement_timeout = '{}ms'",
-                        millis(statement_timeout)
-                    ),
+                    format!("SET LOCAL statement_timeout = '{}ms'", millis(statement_timeout)),
                 )
                 .await?;
             }
         }
         ledger::execute_raw(conn, migration.sql.clone()).await?;
         let ms = started.elapsed().as_millis() as i64;
-        ledger::insert(
-            conn,
-            migration,
-            LedgerStatus::Applied,
-            ms,
-            &options.app_version,
-        )
-        .await?;
+        ledger::insert(conn, migration, LedgerStatus::Applied, ms, &options.app_version).await?;
         ledger::execute_raw(conn, "COMMIT".to_owned()).await
     };
     let result = body.await;
@@ -397,24 +360,14 @@ async fn apply_without_transaction(
     options: &Options,
 ) -> Result<(), MigrateError> {
     let started = Instant::now();
-    ledger::insert(
-        conn,
-        migration,
-        LedgerStatus::Running,
-        0,
-        &options.app_version,
-    )
-    .await?;
+    ledger::insert(conn, migration, LedgerStatus::Running, 0, &options.app_version).await?;
     let statements = migration.statements();
     let result: Result<(), (usize, sqlx::Error)> = async {
         if conn.dialect() == Dialect::Postgres {
             let lock_timeout = migration.lock_timeout.unwrap_or(options.lock_timeout);
-            ledger::execute_raw(
-                conn,
-                format!("SET lock_timeout = '{}ms'", millis(lock_timeout)),
-            )
-            .await
-            .map_err(|e| (0, e))?;
+            ledger::execute_raw(conn, format!("SET lock_timeout = '{}ms'", millis(lock_timeout)))
+                .await
+                .map_err(|e| (0, e))?;
             if let Some(statement_timeout) = migration.statement_timeout {
                 ledger::execute_raw(
                     conn,
@@ -433,11 +386,7 @@ async fn apply_without_transaction(
     }
     .await;
     if conn.dialect() == Dialect::Postgres {
-        ledger::execute_raw(
-            conn,
-            "SET lock_timeout = DEFAULT; SET statement_timeout = 0".to_owned(),
-        )
-        .await?;
+        ledger::execute_raw(conn, "SET lock_timeout = DEFAULT; SET statement_timeout = 0".to_owned()).await?;
     }
     match result {
         Ok(()) => {
@@ -452,14 +401,7 @@ async fn apply_without_transaction(
         }
         Err((index, error)) => {
             let message = format!("statement {index} of {}: {error}", statements.len());
-            ledger::record_attempt(
-                conn,
-                migration.version,
-                "failed",
-                &message,
-                &options.app_version,
-            )
-            .await;
+            ledger::record_attempt(conn, migration.version, "failed", &message, &options.app_version).await;
             Err(MigrateError::NeedsOperator(format!(
                 "no-transaction migration {} failed part-way ({message}); earlier statements stay in effect. \
                  Undo or finish them by hand, then run `kryton migrate resolve {} --rolled-back` or `--applied`",
@@ -500,10 +442,7 @@ pub struct Status {
     pub running: Vec<i64>,
 }
 
-pub async fn status(
-    conn: &mut MigrationConnection,
-    set: &MigrationSet,
-) -> Result<Status, MigrateError> {
+pub async fn status(conn: &mut MigrationConnection, set: &MigrationSet) -> Result<Status, MigrateError> {
     check_dialect(conn, set)?;
     let entries = ledger::read(conn).await?;
     Ok(status_of(set, &entries))
@@ -598,11 +537,7 @@ pub fn plan_of(set: &MigrationSet, entries: &[LedgerEntry], allow_out_of_order: 
     let status = status_of(set, entries);
     match assess(set, entries, allow_out_of_order) {
         Ok(a) => {
-            let contract = a
-                .pending
-                .iter()
-                .filter(|m| m.compat == Compat::Contract)
-                .count();
+            let contract = a.pending.iter().filter(|m| m.compat == Compat::Contract).count();
             let summary = if a.compatibility_mode {
                 "the database is newer than this binary and only by `expand` migrations: this binary would boot in \
                  compatibility mode and apply nothing"
@@ -677,14 +612,9 @@ async fn resolve_locked(
     options: &Options,
 ) -> Result<(), MigrateError> {
     let entries = ledger::read(conn).await?;
-    let entry = entries
-        .iter()
-        .find(|e| e.version == version)
-        .ok_or_else(|| {
-            MigrateError::Refused(format!(
-                "migration {version:04} has no ledger row; nothing to resolve"
-            ))
-        })?;
+    let entry = entries.iter().find(|e| e.version == version).ok_or_else(|| {
+        MigrateError::Refused(format!("migration {version:04} has no ledger row; nothing to resolve"))
+    })?;
     if entry.status != LedgerStatus::Running {
         return Err(MigrateError::Refused(format!(
             "migration {version:04} is already applied; resolve only settles interrupted (running) migrations"
@@ -692,23 +622,15 @@ async fn resolve_locked(
     }
     match resolution {
         Resolution::Applied => {
-            let file = set.get(version).ok_or_else(|| {
-                MigrateError::Refused(format!("this binary does not carry migration {version:04}"))
-            })?;
+            let file = set
+                .get(version)
+                .ok_or_else(|| MigrateError::Refused(format!("this binary does not carry migration {version:04}")))?;
             ledger::mark_applied(conn, version, &file.checksum, entry.execution_ms).await?;
-            ledger::record_attempt(conn, version, "resolved-applied", "", &options.app_version)
-                .await;
+            ledger::record_attempt(conn, version, "resolved-applied", "", &options.app_version).await;
         }
         Resolution::RolledBack => {
             ledger::remove(conn, version).await?;
-            ledger::record_attempt(
-                conn,
-                version,
-                "resolved-rolled-back",
-                "",
-                &options.app_version,
-            )
-            .await;
+            ledger::record_attempt(conn, version, "resolved-rolled-back", "", &options.app_version).await;
         }
     }
     tracing::info!(version, ?resolution, "migration resolved");

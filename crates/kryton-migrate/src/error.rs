@@ -6,9 +6,7 @@ use crate::source::SourceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
-    #[error(
-        "migration {file} failed and was rolled back: {message}. Fix the cause and restart; nothing after it ran"
-    )]
+    #[error("migration {file} failed and was rolled back: {message}. Fix the cause and restart; nothing after it ran")]
     Failed { file: String, message: String },
 
     #[error("migration refused: {0}")]

@@ -138,12 +138,7 @@ pub async fn read(conn: &mut MigrationConnection) -> Result<Vec<LedgerEntry>, sq
     }
 
     match conn {
-        MigrationConnection::Postgres(c) => sqlx::query(PG_SELECT)
-            .fetch_all(c)
-            .await?
-            .iter()
-            .map(entry)
-            .collect(),
+        MigrationConnection::Postgres(c) => sqlx::query(PG_SELECT).fetch_all(c).await?.iter().map(entry).collect(),
         MigrationConnection::Sqlite { conn, .. } => sqlx::query(SQLITE_SELECT)
             .fetch_all(conn)
             .await?

@@ -15,13 +15,11 @@ mod source;
 
 pub use connection::MigrationConnection;
 pub use engine::{
-    AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, Report, Resolution,
-    Status, assess, migrate, plan, plan_of, resolve, status, status_of,
+    AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, Report, Resolution, Status, assess,
+    migrate, plan, plan_of, resolve, status, status_of,
 };
 pub use error::{MigrateError, exit_code};
 pub use ledger::{LedgerEntry, LedgerStatus};
 pub use lint::non_additive_statements;
 pub use lock::ADVISORY_KEY;
-pub use source::{
-    Compat, Dialect, Migration, MigrationSet, SourceError, canonical_text, checksum, parse_duration,
-};
+pub use source::{Compat, Dialect, Migration, MigrationSet, SourceError, canonical_text, checksum, parse_duration};

@@ -7,12 +7,7 @@
 pub fn non_additive_statements(sql: &str) -> Vec<String> {
     strip_comments_and_literals(sql)
         .split(';')
-        .map(|s| {
-            s.split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .to_ascii_uppercase()
-        })
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase())
         .filter(|s| !s.is_empty())
         .filter_map(|s| classify(&s).map(|what| format!("{what}: {}", shorten(&s))))
         .collect()
@@ -84,16 +79,9 @@ fn strip_comments_and_literals(sql: &str) -> String {
             i += 1;
             out.push(' ');
         } else if c == '$' {
-            let tag_end = chars[i + 1..]
-                .iter()
-                .position(|&ch| ch == '$')
-                .map(|p| i + 1 + p);
+            let tag_end = chars[i + 1..].iter().position(|&ch| ch == '$').map(|p| i + 1 + p);
             let tag: Option<String> = tag_end
-                .filter(|&end| {
-                    chars[i + 1..end]
-                        .iter()
-                        .all(|ch| ch.is_alphanumeric() || *ch == '_')
-                })
+                .filter(|&end| chars[i + 1..end].iter().all(|ch| ch.is_alphanumeric() || *ch == '_'))
                 .map(|end| chars[i..=end].iter().collect());
             match tag {
                 Some(tag) => {

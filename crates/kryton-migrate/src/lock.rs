@@ -26,10 +26,7 @@ pub struct MigrationLock {
 
 impl MigrationLock {
     /// Polls for the lock until `wait` has passed.
-    pub async fn acquire(
-        conn: &mut MigrationConnection,
-        wait: Duration,
-    ) -> Result<Self, MigrateError> {
+    pub async fn acquire(conn: &mut MigrationConnection, wait: Duration) -> Result<Self, MigrateError> {
         let started = Instant::now();
         let mut last_report = Instant::now();
         let mut attempt: u32 = 0;
@@ -40,9 +37,7 @@ impl MigrationLock {
                     .truncate(false)
                     .write(true)
                     .open(&*lock_path)
-                    .map_err(|e| {
-                        MigrateError::Lock(format!("cannot open {}: {e}", lock_path.display()))
-                    })?,
+                    .map_err(|e| MigrateError::Lock(format!("cannot open {}: {e}", lock_path.display())))?,
             ),
             MigrationConnection::Postgres(_) => None,
         };
@@ -55,18 +50,13 @@ impl MigrationLock {
                         .await
                         .map_err(MigrateError::Database)?
                 }
-                (MigrationConnection::Sqlite { lock_path, .. }, Some(file)) => {
-                    match file.try_lock() {
-                        Ok(()) => true,
-                        Err(TryLockError::WouldBlock) => false,
-                        Err(TryLockError::Error(e)) => {
-                            return Err(MigrateError::Lock(format!(
-                                "cannot lock {}: {e}",
-                                lock_path.display()
-                            )));
-                        }
+                (MigrationConnection::Sqlite { lock_path, .. }, Some(file)) => match file.try_lock() {
+                    Ok(()) => true,
+                    Err(TryLockError::WouldBlock) => false,
+                    Err(TryLockError::Error(e)) => {
+                        return Err(MigrateError::Lock(format!("cannot lock {}: {e}", lock_path.display())));
                     }
-                }
+                },
                 (MigrationConnection::Sqlite { .. }, None) => false,
             };
             if acquired {

@@ -117,34 +117,20 @@ impl Migration {
             match (key, value) {
                 ("compat", Some(v)) => {
                     compat = Some(Compat::parse(v).ok_or_else(|| {
-                        source_error(
-                            file_name,
-                            format!("compat must be expand or contract, not {v:?}"),
-                        )
+                        source_error(file_name, format!("compat must be expand or contract, not {v:?}"))
                     })?)
                 }
                 ("no-transaction", None) => no_transaction = true,
-                ("lock-timeout", Some(v)) => {
-                    lock_timeout = Some(parse_directive_duration(file_name, v)?)
-                }
-                ("statement-timeout", Some(v)) => {
-                    statement_timeout = Some(parse_directive_duration(file_name, v)?)
-                }
+                ("lock-timeout", Some(v)) => lock_timeout = Some(parse_directive_duration(file_name, v)?),
+                ("statement-timeout", Some(v)) => statement_timeout = Some(parse_directive_duration(file_name, v)?),
                 ("statement", None) => break,
                 _ => {
-                    return Err(source_error(
-                        file_name,
-                        format!("unknown directive kryton:{directive}"),
-                    ));
+                    return Err(source_error(file_name, format!("unknown directive kryton:{directive}")));
                 }
             }
         }
-        let compat = compat.ok_or_else(|| {
-            source_error(
-                file_name,
-                "missing `-- kryton:compat=expand|contract` header",
-            )
-        })?;
+        let compat =
+            compat.ok_or_else(|| source_error(file_name, "missing `-- kryton:compat=expand|contract` header"))?;
         if compat == Compat::Expand
             && let Some(statement) = non_additive_statements(&sql).into_iter().next()
         {
@@ -174,11 +160,7 @@ impl Migration {
         self.sql
             .split(STATEMENT_MARKER)
             .map(str::trim)
-            .filter(|chunk| {
-                !chunk
-                    .lines()
-                    .all(|l| l.trim().is_empty() || l.trim().starts_with("--"))
-            })
+            .filter(|chunk| !chunk.lines().all(|l| l.trim().is_empty() || l.trim().starts_with("--")))
             .collect()
     }
 }
@@ -225,9 +207,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     if value == "0" {
         return Ok(Duration::ZERO);
     }
-    let split = value
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(value.len());
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
     let number: u64 = number
         .parse()
@@ -238,9 +218,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
         "m" => number.saturating_mul(60_000),
         "h" => number.saturating_mul(3_600_000),
         _ => {
-            return Err(format!(
-                "{value:?} is not a duration like 500ms, 5s, 2m or 1h"
-            ));
+            return Err(format!("{value:?} is not a duration like 500ms, 5s, 2m or 1h"));
         }
     };
     Ok(Duration::from_millis(millis))
@@ -248,9 +226,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 
 /// UTF-8 without BOM, LF line endings: a CRLF checkout hashes the same as an LF one.
 pub fn canonical_text(text: &str) -> String {
-    text.strip_prefix('\u{feff}')
-        .unwrap_or(text)
-        .replace("\r\n", "\n")
+    text.strip_prefix('\u{feff}').unwrap_or(text).replace("\r\n", "\n")
 }
 
 pub fn checksum(canonical: &str) -> String {
@@ -279,17 +255,11 @@ impl MigrationSet {
             if pair[0].version == pair[1].version {
                 return Err(source_error(
                     &pair[1].file_name,
-                    format!(
-                        "version {} is also used by {}",
-                        pair[1].version, pair[0].file_name
-                    ),
+                    format!("version {} is also used by {}", pair[1].version, pair[0].file_name),
                 ));
             }
         }
-        Ok(MigrationSet {
-            dialect,
-            migrations,
-        })
+        Ok(MigrationSet { dialect, migrations })
     }
 
     /// Reads every `*.sql` file of a directory (used by tests and by `KRYTON_MIGRATIONS_DIR`).
@@ -326,22 +296,14 @@ mod tests {
 
     #[test]
     fn crlf_and_bom_hash_the_same_as_lf() {
-        let lf = Migration::parse(
-            "0001_a.sql",
-            "-- kryton:compat=expand\nCREATE TABLE a (id INT);\n",
-        )
-        .unwrap();
+        let lf = Migration::parse("0001_a.sql", "-- kryton:compat=expand\nCREATE TABLE a (id INT);\n").unwrap();
         let crlf = Migration::parse(
             "0001_a.sql",
             "\u{feff}-- kryton:compat=expand\r\nCREATE TABLE a (id INT);\r\n",
         )
         .unwrap();
         assert_eq!(lf.checksum, crlf.checksum);
-        let edited = Migration::parse(
-            "0001_a.sql",
-            "-- kryton:compat=expand\nCREATE TABLE a (id BIGINT);\n",
-        )
-        .unwrap();
+        let edited = Migration::parse("0001_a.sql", "-- kryton:compat=expand\nCREATE TABLE a (id BIGINT);\n").unwrap();
         assert_ne!(lf.checksum, edited.checksum);
     }
 
@@ -366,31 +328,15 @@ mod tests {
     fn bad_files_are_rejected_with_the_file_named() {
         for (name, text, expected) in [
             ("0001_a.sql", "CREATE TABLE a (id INT);", "missing"),
-            (
-                "0001_a.sql",
-                "-- kryton:compat=maybe\nSELECT 1;",
-                "expand or contract",
-            ),
+            ("0001_a.sql", "-- kryton:compat=maybe\nSELECT 1;", "expand or contract"),
             (
                 "0001_a.sql",
                 "-- kryton:compat=expand\n-- kryton:frobnicate\nSELECT 1;",
                 "unknown directive",
             ),
-            (
-                "1_a.sql",
-                "-- kryton:compat=expand\nSELECT 1;",
-                "four digits",
-            ),
-            (
-                "0001-a.sql",
-                "-- kryton:compat=expand\nSELECT 1;",
-                "NNNN_slug",
-            ),
-            (
-                "0001_A.sql",
-                "-- kryton:compat=expand\nSELECT 1;",
-                "lowercase",
-            ),
+            ("1_a.sql", "-- kryton:compat=expand\nSELECT 1;", "four digits"),
+            ("0001-a.sql", "-- kryton:compat=expand\nSELECT 1;", "NNNN_slug"),
+            ("0001_A.sql", "-- kryton:compat=expand\nSELECT 1;", "lowercase"),
             (
                 "0001_a.sql",
                 "-- kryton:compat=expand\n-- kryton:lock-timeout=soon\nSELECT 1;",

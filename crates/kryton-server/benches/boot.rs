@@ -58,10 +58,7 @@ fn boot(data_dir: &std::path::Path, postgres_url: Option<&str>) -> Duration {
     let started = Instant::now();
     let mut child = cmd.spawn().unwrap();
     while !ready(port) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no readiness within 60s"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "no readiness within 60s");
         std::thread::sleep(Duration::from_millis(2));
     }
     let elapsed = started.elapsed();
@@ -127,9 +124,7 @@ fn main() {
         .status()
         .is_ok_and(|s| s.success());
     if !pg_available {
-        println!(
-            "postgres: SKIPPED, no server on 127.0.0.1:5432 (scripts/ensure-postgres.sh starts one)"
-        );
+        println!("postgres: SKIPPED, no server on 127.0.0.1:5432 (scripts/ensure-postgres.sh starts one)");
         return;
     }
     let mut pending = Vec::new();

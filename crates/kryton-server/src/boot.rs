@@ -10,6 +10,7 @@ use std::sync::Arc;
 use kryton_migrate::{MigrateError, Report, exit_code};
 use tokio::net::TcpListener;
 
+use crate::auth::rate_limit::Limits;
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, Unreachable};
 use crate::http::{self, AppState};
@@ -23,23 +24,14 @@ pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub enum BootError {
     #[error("{0}; fix the variable(s) named and restart")]
     Config(#[from] ConfigError),
-    #[error(
-        "{0}; check POSTGRES_URL and that the database server is up, or raise DB_CONNECT_TIMEOUT"
-    )]
+    #[error("{0}; check POSTGRES_URL and that the database server is up, or raise DB_CONNECT_TIMEOUT")]
     Unreachable(#[from] Unreachable),
     #[error("{0}")]
     Migrate(#[from] MigrateError),
-    #[error(
-        "interrupted by a shutdown signal while migrating; the running migration was rolled back"
-    )]
+    #[error("interrupted by a shutdown signal while migrating; the running migration was rolled back")]
     Interrupted,
-    #[error(
-        "cannot listen on {addr}: {source}; another process may be using the port (set PORT or HOST)"
-    )]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    #[error("cannot listen on {addr}: {source}; another process may be using the port (set PORT or HOST)")]
+    Bind { addr: String, source: std::io::Error },
     #[error("{0}")]
     Other(String),
 }
@@ -58,11 +50,7 @@ impl BootError {
 
 /// Runs the migration algorithm on a dedicated connection; a shutdown signal cancels it, which
 /// drops the connection and so rolls back the running migration.
-pub async fn migrate(
-    config: &Config,
-    allow_out_of_order: bool,
-    shutdown: &mut Shutdown,
-) -> Result<Report, BootError> {
+pub async fn migrate(config: &Config, allow_out_of_order: bool, shutdown: &mut Shutdown) -> Result<Report, BootError> {
     let set = migrations::for_config(config).map_err(MigrateError::from)?;
     tracing::info!(database = %config.database.redacted(), binary_head = set.head(), "connecting to the database");
     let conn = tokio::select! {
@@ -77,11 +65,7 @@ pub async fn migrate(
     if report.applied.is_empty() && !report.compatibility_mode {
         tracing::info!(version = set.head(), "schema is up to date");
     } else if !report.applied.is_empty() {
-        tracing::info!(
-            count = report.applied.len(),
-            version = set.head(),
-            "schema migrated"
-        );
+        tracing::info!(count = report.applied.len(), version = set.head(), "schema migrated");
     }
     Ok(report)
 }
@@ -97,19 +81,17 @@ pub async fn prepare(config: Config, shutdown: &mut Shutdown) -> Result<AppState
             last_error: e.to_string(),
         })
     })?;
+    let limits = Arc::new(Limits::from_config(&config));
     Ok(AppState {
         db,
         build: Arc::new(BuildInfo::current()),
         config: Arc::new(config),
+        limits,
     })
 }
 
 /// Migrates, then serves on a listener the caller bound (tests pass `127.0.0.1:0`).
-pub async fn serve(
-    config: Config,
-    listener: TcpListener,
-    mut shutdown: Shutdown,
-) -> Result<(), BootError> {
+pub async fn serve(config: Config, listener: TcpListener, mut shutdown: Shutdown) -> Result<(), BootError> {
     let state = prepare(config, &mut shutdown).await?;
     serve_prepared(state, listener, shutdown).await
 }
@@ -128,19 +110,14 @@ pub async fn run(config: Config, mut shutdown: Shutdown) -> Result<(), BootError
     serve_prepared(state, listener, shutdown).await
 }
 
-async fn serve_prepared(
-    state: AppState,
-    listener: TcpListener,
-    shutdown: Shutdown,
-) -> Result<(), BootError> {
+async fn serve_prepared(state: AppState, listener: TcpListener, shutdown: Shutdown) -> Result<(), BootError> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     if let Some(addr) = addr {
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
     }
     let db = state.db.clone();
-    let result = axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     tracing::info!("stopped accepting requests; closing the database pool");
     db.close().await;
     result.map_err(|e| BootError::Other(format!("server error: {e}")))

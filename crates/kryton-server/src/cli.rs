@@ -69,11 +69,7 @@ pub enum MigrateAction {
     Resolve {
         version: i64,
         /// Its statements all took effect: record it as applied.
-        #[arg(
-            long,
-            conflicts_with = "rolled_back",
-            required_unless_present = "rolled_back"
-        )]
+        #[arg(long, conflicts_with = "rolled_back", required_unless_present = "rolled_back")]
         applied: bool,
         /// Its effects were undone: forget it so the next run applies it again.
         #[arg(long)]
@@ -84,10 +80,7 @@ pub enum MigrateAction {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("kryton: cannot start the async runtime: {e}");
@@ -157,10 +150,7 @@ async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootE
                 None => kryton_migrate::status_of(&set, &[]),
             };
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&status).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
             } else {
                 print_status(&status);
             }
@@ -181,10 +171,7 @@ async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootE
                 None => kryton_migrate::plan_of(&set, &[], allow_out_of_order),
             };
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
             } else {
                 print_status(&plan.status);
                 println!("plan: {}", plan.summary);

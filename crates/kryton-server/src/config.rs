@@ -42,20 +42,10 @@ pub struct Settings {
     #[arg(long, env = "LOG_FORMAT", global = true, default_value = "text")]
     pub log_format: String,
     /// How long to wait for another process's migration before giving up (exit 13).
-    #[arg(
-        long,
-        env = "MIGRATION_LOCK_WAIT",
-        global = true,
-        default_value = "15m"
-    )]
+    #[arg(long, env = "MIGRATION_LOCK_WAIT", global = true, default_value = "15m")]
     pub migration_lock_wait: String,
     /// PostgreSQL lock_timeout inside each migration; on timeout it is rolled back and retried.
-    #[arg(
-        long,
-        env = "MIGRATION_LOCK_TIMEOUT",
-        global = true,
-        default_value = "5s"
-    )]
+    #[arg(long, env = "MIGRATION_LOCK_TIMEOUT", global = true, default_value = "5s")]
     pub migration_lock_timeout: String,
     /// How long to keep retrying the first database connection before giving up (exit 3).
     #[arg(long, env = "DB_CONNECT_TIMEOUT", global = true, default_value = "30s")]
@@ -64,16 +54,71 @@ pub struct Settings {
     #[arg(long, env = "DB_POOL_MAX", global = true, default_value = "10")]
     pub db_pool_max: String,
     /// Where a fatal boot error is also written (when the file exists), for Kubernetes.
-    #[arg(
-        long,
-        env = "TERMINATION_LOG",
-        global = true,
-        default_value = "/dev/termination-log"
-    )]
+    #[arg(long, env = "TERMINATION_LOG", global = true, default_value = "/dev/termination-log")]
     pub termination_log: PathBuf,
+    /// `open`, `invite-only` or `closed`: who may create an account. The first account is always
+    /// allowed (it becomes the admin). An admin's change at run time is stored and wins.
+    #[arg(long, env = "REGISTRATION_MODE", global = true, default_value = "invite-only")]
+    pub registration_mode: String,
+    /// The public URL users reach Kryton at; `https://...` makes session cookies `Secure`.
+    #[arg(long, env = "APP_URL", global = true)]
+    pub app_url: Option<String>,
+    /// How long a session lives without being used (sliding expiry).
+    #[arg(long, env = "SESSION_TTL", global = true, default_value = "720h")]
+    pub session_ttl: String,
+    /// Requests per client (IP address) per RATE_LIMIT_WINDOW, per replica.
+    #[arg(long, env = "RATE_LIMIT_MAX", global = true, default_value = "1000")]
+    pub rate_limit_max: String,
+    #[arg(long, env = "RATE_LIMIT_WINDOW", global = true, default_value = "1m")]
+    pub rate_limit_window: String,
+    /// Sign-in and sign-up attempts per account and per client per AUTH_RATE_LIMIT_WINDOW.
+    #[arg(long, env = "AUTH_RATE_LIMIT_MAX", global = true, default_value = "10")]
+    pub auth_rate_limit_max: String,
+    #[arg(long, env = "AUTH_RATE_LIMIT_WINDOW", global = true, default_value = "15m")]
+    pub auth_rate_limit_window: String,
+    /// Requests per API key per RATE_LIMIT_WINDOW, per replica.
+    #[arg(long, env = "API_KEY_RATE_LIMIT_MAX", global = true, default_value = "600")]
+    pub api_key_rate_limit_max: String,
+    /// Trust the first address of X-Forwarded-For as the client (only behind a reverse proxy).
+    #[arg(long, env = "TRUST_PROXY", global = true, default_value = "false")]
+    pub trust_proxy: String,
     /// Testing aid: read migrations from this directory instead of the embedded ones.
     #[arg(long, env = "KRYTON_MIGRATIONS_DIR", global = true, hide = true)]
     pub migrations_dir: Option<PathBuf>,
+}
+
+/// Who may create an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistrationMode {
+    Open,
+    InviteOnly,
+    Closed,
+}
+
+impl RegistrationMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(RegistrationMode::Open),
+            "invite-only" => Some(RegistrationMode::InviteOnly),
+            "closed" => Some(RegistrationMode::Closed),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "open",
+            RegistrationMode::InviteOnly => "invite-only",
+            RegistrationMode::Closed => "closed",
+        }
+    }
+}
+
+/// A fixed-window limit: at most `max` events per `window`.
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -117,6 +162,13 @@ pub struct Config {
     pub db_pool_max: u32,
     pub termination_log: PathBuf,
     pub migrations_dir: Option<PathBuf>,
+    pub registration_mode: RegistrationMode,
+    pub secure_cookies: bool,
+    pub session_ttl: Duration,
+    pub rate_limit: Limit,
+    pub auth_rate_limit: Limit,
+    pub api_key_rate_limit: Limit,
+    pub trust_proxy: bool,
 }
 
 /// Every problem found, one per line, each naming its variable.
@@ -137,11 +189,7 @@ impl Settings {
         let mut database = DatabaseConfig::Sqlite {
             path: self.data_dir.join("kryton.db"),
         };
-        if let Some(url) = self
-            .postgres_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-        {
+        if let Some(url) = self.postgres_url.as_deref().filter(|u| !u.trim().is_empty()) {
             match parse_postgres_url(url) {
                 Ok(redacted) => {
                     database = DatabaseConfig::Postgres {
@@ -159,9 +207,46 @@ impl Settings {
             parsed.unwrap_or_default()
         };
         let migration_lock_wait = duration("MIGRATION_LOCK_WAIT", &self.migration_lock_wait);
-        let migration_lock_timeout =
-            duration("MIGRATION_LOCK_TIMEOUT", &self.migration_lock_timeout);
+        let migration_lock_timeout = duration("MIGRATION_LOCK_TIMEOUT", &self.migration_lock_timeout);
         let db_connect_timeout = duration("DB_CONNECT_TIMEOUT", &self.db_connect_timeout);
+
+        let session_ttl = duration("SESSION_TTL", &self.session_ttl);
+        let rate_limit_window = duration("RATE_LIMIT_WINDOW", &self.rate_limit_window);
+        let auth_rate_limit_window = duration("AUTH_RATE_LIMIT_WINDOW", &self.auth_rate_limit_window);
+        let mut count = |name: &str, value: &str| match value.trim().parse::<u32>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                check(name, Err(format!("{value:?} is not a positive whole number")));
+                1
+            }
+        };
+        let rate_limit_max = count("RATE_LIMIT_MAX", &self.rate_limit_max);
+        let auth_rate_limit_max = count("AUTH_RATE_LIMIT_MAX", &self.auth_rate_limit_max);
+        let api_key_rate_limit_max = count("API_KEY_RATE_LIMIT_MAX", &self.api_key_rate_limit_max);
+        let registration_mode = RegistrationMode::parse(self.registration_mode.trim()).unwrap_or_else(|| {
+            check(
+                "REGISTRATION_MODE",
+                Err(format!(
+                    "{:?} must be open, invite-only or closed",
+                    self.registration_mode
+                )),
+            );
+            RegistrationMode::InviteOnly
+        });
+        let trust_proxy = parse_bool(&self.trust_proxy).unwrap_or_else(|| {
+            check(
+                "TRUST_PROXY",
+                Err(format!("{:?} must be true or false", self.trust_proxy)),
+            );
+            false
+        });
+        let mut secure_cookies = false;
+        if let Some(app_url) = self.app_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            match Url::parse(app_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => secure_cookies = u.scheme() == "https",
+                _ => check("APP_URL", Err(format!("{app_url:?} is not an http(s) URL"))),
+            }
+        }
 
         let port = self.port.trim().parse::<u16>();
         check(
@@ -178,12 +263,7 @@ impl Settings {
                 .map(drop)
                 .map_err(|_| format!("{:?} is not a whole number", self.backup_keep)),
         );
-        let db_pool_max = self
-            .db_pool_max
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0);
+        let db_pool_max = self.db_pool_max.trim().parse::<u32>().ok().filter(|n| *n > 0);
         check(
             "DB_POOL_MAX",
             db_pool_max
@@ -194,10 +274,7 @@ impl Settings {
             "on" | "true" | "1" => true,
             "off" | "false" | "0" => false,
             other => {
-                check(
-                    "MIGRATION_BACKUP",
-                    Err(format!("{other:?} must be on or off")),
-                );
+                check("MIGRATION_BACKUP", Err(format!("{other:?} must be on or off")));
                 true
             }
         };
@@ -227,14 +304,8 @@ impl Settings {
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
-        let notes_dir = self
-            .notes_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("notes"));
-        let backup_dir = self
-            .backup_dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("backups"));
+        let notes_dir = self.notes_dir.clone().unwrap_or_else(|| self.data_dir.join("notes"));
+        let backup_dir = self.backup_dir.clone().unwrap_or_else(|| self.data_dir.join("backups"));
         Ok(Config {
             database,
             data_dir: self.data_dir.clone(),
@@ -252,24 +323,45 @@ impl Settings {
             db_pool_max: db_pool_max.unwrap_or(10),
             termination_log: self.termination_log.clone(),
             migrations_dir: self.migrations_dir.clone(),
+            registration_mode,
+            secure_cookies,
+            session_ttl,
+            rate_limit: Limit {
+                max: rate_limit_max,
+                window: rate_limit_window,
+            },
+            auth_rate_limit: Limit {
+                max: auth_rate_limit_max,
+                window: auth_rate_limit_window,
+            },
+            api_key_rate_limit: Limit {
+                max: api_key_rate_limit_max,
+                window: rate_limit_window,
+            },
+            trust_proxy,
         })
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
     }
 }
 
 /// Checks a PostgreSQL URL and returns it with the password masked. The error never quotes the URL.
 fn parse_postgres_url(url: &str) -> Result<String, String> {
-    let parsed = Url::parse(url).map_err(|e| {
-        format!("not a valid URL ({e}); expected postgres://user:password@host:5432/database")
-    })?;
+    let parsed = Url::parse(url)
+        .map_err(|e| format!("not a valid URL ({e}); expected postgres://user:password@host:5432/database"))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         return Err(format!(
             "scheme {:?} is not supported; use postgres:// (unset POSTGRES_URL for the embedded SQLite)",
             parsed.scheme()
         ));
     }
-    if parsed.host_str().is_none_or(str::is_empty)
-        && !parsed.query_pairs().any(|(k, _)| k == "host")
-    {
+    if parsed.host_str().is_none_or(str::is_empty) && !parsed.query_pairs().any(|(k, _)| k == "host") {
         return Err("has no host; expected postgres://user:password@host:5432/database".to_owned());
     }
     let mut redacted = parsed.clone();
@@ -289,10 +381,7 @@ impl Config {
         }
         for (name, dir) in dirs {
             if let Err(e) = ensure_writable_dir(dir) {
-                errors.push(format!(
-                    "{name}: {} is not a writable directory ({e})",
-                    dir.display()
-                ));
+                errors.push(format!("{name}: {} is not a writable directory ({e})", dir.display()));
             }
         }
         if errors.is_empty() {
@@ -365,10 +454,6 @@ mod tests {
         let redacted = config.database.redacted();
         assert!(!redacted.contains("s3cret"));
         assert!(redacted.contains("***@db:5432/kryton"));
-        assert!(
-            settings(&["--postgres-url", "postgres://"])
-                .validate()
-                .is_err()
-        );
+        assert!(settings(&["--postgres-url", "postgres://"]).validate().is_err());
     }
 }

@@ -33,10 +33,8 @@ pub struct Unreachable {
 
 fn postgres_options(url: &str, role: &str) -> Result<PgConnectOptions, sqlx::Error> {
     let host = crate::hostname();
-    Ok(PgConnectOptions::from_str(url)?.application_name(&format!(
-        "kryton-{role}/{VERSION}/{host}/{}",
-        std::process::id()
-    )))
+    Ok(PgConnectOptions::from_str(url)?
+        .application_name(&format!("kryton-{role}/{VERSION}/{host}/{}", std::process::id())))
 }
 
 fn sqlite_options(path: &std::path::Path) -> SqliteConnectOptions {
@@ -80,8 +78,7 @@ pub async fn connect_for_migration(config: &Config) -> Result<MigrationConnectio
                         last_error: error,
                     });
                 }
-                let pause = Duration::from_millis(250u64 << attempt.min(4))
-                    .min(config.db_connect_timeout - waited);
+                let pause = Duration::from_millis(250u64 << attempt.min(4)).min(config.db_connect_timeout - waited);
                 tracing::warn!(attempt, %error, retry_in_ms = pause.as_millis() as u64,
                     database = %config.database.redacted(), "database not reachable yet");
                 tokio::time::sleep(pause).await;
@@ -102,26 +99,22 @@ async fn attempt_with_timeout<T>(
 
 /// A connection for `migrate status` and `migrate plan`, which must write nothing: SQLite is
 /// opened read-only, and a database file that does not exist yet is reported as `None` (empty).
-pub async fn connect_read_only(
-    config: &Config,
-) -> Result<Option<MigrationConnection>, Unreachable> {
+pub async fn connect_read_only(config: &Config) -> Result<Option<MigrationConnection>, Unreachable> {
     match &config.database {
         DatabaseConfig::Sqlite { path } if !path.exists() => Ok(None),
-        DatabaseConfig::Sqlite { path } => {
-            attempt_with_timeout(sqlite_options(path).read_only(true).connect())
-                .await
-                .map(|conn| {
-                    Some(MigrationConnection::Sqlite {
-                        conn,
-                        lock_path: path.with_extension("db.migrate-lock"),
-                    })
+        DatabaseConfig::Sqlite { path } => attempt_with_timeout(sqlite_options(path).read_only(true).connect())
+            .await
+            .map(|conn| {
+                Some(MigrationConnection::Sqlite {
+                    conn,
+                    lock_path: path.with_extension("db.migrate-lock"),
                 })
-                .map_err(|last_error| Unreachable {
-                    target: config.database.redacted(),
-                    waited: 0,
-                    last_error,
-                })
-        }
+            })
+            .map_err(|last_error| Unreachable {
+                target: config.database.redacted(),
+                waited: 0,
+                last_error,
+            }),
         DatabaseConfig::Postgres { .. } => connect_for_migration(config).await.map(Some),
     }
 }

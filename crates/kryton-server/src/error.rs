@@ -3,8 +3,10 @@
 //! Every error leaves as `{"error":{"code","message","details"?}}`, the shape the original
 //! Kryton's clients expect.
 
+use std::time::Duration;
+
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -13,7 +15,17 @@ pub enum AppError {
     #[error("{0}")]
     Validation(String),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    PreconditionFailed { message: String, details: Option<Value> },
+    #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
+    RateLimited(Duration),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -24,7 +36,12 @@ impl AppError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             AppError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            AppError::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
+            AppError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
@@ -47,7 +64,17 @@ impl IntoResponse for AppError {
             // The cause goes to the log only; clients get a stable, secret-free message.
             tracing::error!(error = %format!("{source:#}"), "request failed");
         }
-        (status, Json(envelope(code, &self.to_string(), None))).into_response()
+        let details = match &self {
+            AppError::PreconditionFailed { details, .. } => details.clone(),
+            _ => None,
+        };
+        let mut response = (status, Json(envelope(code, &self.to_string(), details))).into_response();
+        if let AppError::RateLimited(retry) = &self
+            && let Ok(value) = HeaderValue::from_str(&retry.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

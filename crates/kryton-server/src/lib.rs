@@ -2,6 +2,7 @@
 //!
 //! Every boot brings the schema forward before the HTTP listener opens; see [`boot`].
 
+pub mod auth;
 pub mod boot;
 pub mod cli;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod migrations;
+pub mod store;
 pub mod telemetry;
 pub mod version;
 

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use kryton_migrate::{
-    BackupHook, Dialect, Migration, MigrationConnection, MigrationSet, Options, SourceError,
-};
+use kryton_migrate::{BackupHook, Dialect, Migration, MigrationConnection, MigrationSet, Options, SourceError};
 
 use crate::config::{Config, DatabaseConfig};
 use crate::version::VERSION;
@@ -76,8 +74,7 @@ impl BackupHook for PreMigrationBackup {
         before: &'a Migration,
     ) -> Pin<Box<dyn Future<Output = Result<PathBuf, String>> + Send + 'a>> {
         Box::pin(async move {
-            std::fs::create_dir_all(&self.dir)
-                .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+            std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
             let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
             let name = format!("{PREFIX}{stamp}-before-{:04}", before.version);
             let path = match (&self.database, conn) {
@@ -118,11 +115,10 @@ async fn pg_dump(url: &str, path: &Path) -> Result<(), String> {
     if let Some(password) = password {
         command.env("PGPASSWORD", password);
     }
-    let output = command.output().await.map_err(|e| {
-        format!(
-            "cannot run pg_dump ({e}); install the PostgreSQL client or set MIGRATION_BACKUP=off"
-        )
-    })?;
+    let output = command
+        .output()
+        .await
+        .map_err(|e| format!("cannot run pg_dump ({e}); install the PostgreSQL client or set MIGRATION_BACKUP=off"))?;
     if !output.status.success() {
         let _ = std::fs::remove_file(&partial);
         return Err(format!(
@@ -140,10 +136,7 @@ fn prune(dir: &Path, keep: usize) {
     let mut backups: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(PREFIX))
-        })
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(PREFIX)))
         .filter(|p| !p.to_string_lossy().ends_with(".partial"))
         .collect();
     backups.sort();
@@ -174,9 +167,7 @@ mod tests {
         assert!(!pg_shape.is_empty());
         // SQLite has no CREATE INDEX CONCURRENTLY; a no-transaction file may differ in that flag only.
         let strip = |v: Vec<(i64, String, kryton_migrate::Compat, bool)>| {
-            v.into_iter()
-                .map(|(a, b, c, _)| (a, b, c))
-                .collect::<Vec<_>>()
+            v.into_iter().map(|(a, b, c, _)| (a, b, c)).collect::<Vec<_>>()
         };
         assert_eq!(strip(pg_shape), strip(lite_shape));
         for (i, m) in pg.migrations.iter().enumerate() {

@@ -18,11 +18,7 @@ impl BuildInfo {
         BuildInfo {
             version: VERSION,
             commit: commit(std::path::Path::new("/COMMIT_SHA")),
-            major: VERSION
-                .split('.')
-                .next()
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(0),
+            major: VERSION.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0),
         }
     }
 }

@@ -83,9 +83,7 @@ both_backends!(graceful_shutdown);
 
 fn slow_migration(backend: Backend) -> &'static str {
     match backend {
-        Backend::Postgres => {
-            "-- kryton:compat=expand\nCREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(3);\n"
-        }
+        Backend::Postgres => "-- kryton:compat=expand\nCREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(3);\n",
         Backend::Sqlite => {
             "-- kryton:compat=expand\nCREATE TABLE slow (id INTEGER);\n\
              WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000) \
@@ -103,10 +101,7 @@ async fn port_closed_while_migrating(backend: Backend) {
     let mut saw_closed = 0;
     while !env.port_is_open() {
         assert!(child.try_wait().unwrap().is_none(), "kryton exited");
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "never listened"
-        );
+        assert!(started.elapsed() < Duration::from_secs(60), "never listened");
         saw_closed += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -127,17 +122,11 @@ both_backends!(port_closed_while_migrating);
 /// A failed migration exits non-zero and the port was never opened.
 async fn failed_migration_never_listens(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
-    env.write_migration(
-        "0001_bad.sql",
-        "-- kryton:compat=expand\nCREATE TABLE broken (;\n",
-    );
+    env.write_migration("0001_bad.sql", "-- kryton:compat=expand\nCREATE TABLE broken (;\n");
     let mut child = env.spawn(&["serve"]);
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
-        assert!(
-            !env.port_is_open(),
-            "the port opened although the migration failed"
-        );
+        assert!(!env.port_is_open(), "the port opened although the migration failed");
         assert!(started.elapsed() < Duration::from_secs(30));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -297,11 +286,7 @@ async fn unreachable_database_exits_3() {
         run.stderr().contains("not reachable yet"),
         "each failed attempt is logged"
     );
-    assert!(
-        run.stderr().contains("DB_CONNECT_TIMEOUT"),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains("DB_CONNECT_TIMEOUT"), "{}", run.stderr());
     assert!(!run.stderr().contains("hunter2"), "{}", run.stderr());
     assert!(!env.port_is_open());
 }

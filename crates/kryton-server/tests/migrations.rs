@@ -25,21 +25,14 @@ async fn fresh_then_rerun(backend: Backend) {
     numbered(&mut env, 3);
     env.run(&["migrate"]).await.assert_code(0);
     let ledger = env.ledger().await;
-    assert_eq!(
-        ledger.iter().map(|r| r.0).collect::<Vec<_>>(),
-        vec![1, 2, 3]
-    );
+    assert_eq!(ledger.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3]);
     for i in 1..=3 {
         assert!(env.table_exists(&format!("table_{i}")).await);
     }
     let rerun = env.run(&["migrate"]).await;
     rerun.assert_code(0);
     assert!(rerun.stderr().contains("up to date"), "{}", rerun.stderr());
-    assert_eq!(
-        env.ledger().await,
-        ledger,
-        "a re-run must not touch the ledger"
-    );
+    assert_eq!(env.ledger().await, ledger, "a re-run must not touch the ledger");
 }
 both_backends!(fresh_then_rerun);
 
@@ -121,9 +114,7 @@ async fn kill_nine_mid_migration(backend: Backend) {
     env.write_migration("0001_t.sql", TABLE_T);
     env.run(&["migrate"]).await.assert_code(0);
     let slow = match backend {
-        Backend::Postgres => {
-            "-- kryton:compat=expand\nCREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(3);\n"
-        }
+        Backend::Postgres => "-- kryton:compat=expand\nCREATE TABLE slow (id INTEGER);\nSELECT pg_sleep(3);\n",
         Backend::Sqlite => {
             "-- kryton:compat=expand\nCREATE TABLE slow (id INTEGER);\n\
              WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
@@ -188,11 +179,7 @@ async fn failed_no_transaction_migration_needs_resolve() {
     );
     let run = env.run(&["migrate"]).await;
     run.assert_code(14);
-    assert!(
-        run.stderr().contains("migrate resolve 2"),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains("migrate resolve 2"), "{}", run.stderr());
     let again = env.run(&["migrate"]).await;
     again.assert_code(14);
     assert!(again.stderr().contains("interrupted"), "{}", again.stderr());
@@ -209,9 +196,7 @@ async fn failed_no_transaction_migration_needs_resolve() {
         .assert_code(0);
     env.run(&["migrate"]).await.assert_code(0);
     assert_eq!(env.ledger_versions().await, vec![1, 2]);
-    env.run(&["migrate", "resolve", "2", "--applied"])
-        .await
-        .assert_code(11);
+    env.run(&["migrate", "resolve", "2", "--applied"]).await.assert_code(11);
 }
 
 /// Item 6: An applied file that was edited is refused before any DDL, naming the file.
@@ -229,11 +214,7 @@ async fn edited_file_is_refused(backend: Backend) {
     );
     let run = env.run(&["migrate"]).await;
     run.assert_code(12);
-    assert!(
-        run.stderr().contains("0001_table_1.sql"),
-        "{}",
-        run.stderr()
-    );
+    assert!(run.stderr().contains("0001_table_1.sql"), "{}", run.stderr());
     assert!(
         !env.table_exists("new_one").await,
         "nothing may run after a checksum mismatch"
@@ -250,19 +231,10 @@ both_backends!(edited_file_is_refused);
 /// Item 7: A pending version below the newest applied one is refused; with the flag it is applied.
 async fn out_of_order_needs_the_flag(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
-    env.write_migration(
-        "0001_a.sql",
-        "-- kryton:compat=expand\nCREATE TABLE a (id INTEGER);\n",
-    );
-    env.write_migration(
-        "0003_c.sql",
-        "-- kryton:compat=expand\nCREATE TABLE c (id INTEGER);\n",
-    );
+    env.write_migration("0001_a.sql", "-- kryton:compat=expand\nCREATE TABLE a (id INTEGER);\n");
+    env.write_migration("0003_c.sql", "-- kryton:compat=expand\nCREATE TABLE c (id INTEGER);\n");
     env.run(&["migrate"]).await.assert_code(0);
-    env.write_migration(
-        "0002_b.sql",
-        "-- kryton:compat=expand\nCREATE TABLE b (id INTEGER);\n",
-    );
+    env.write_migration("0002_b.sql", "-- kryton:compat=expand\nCREATE TABLE b (id INTEGER);\n");
     let run = env.run(&["migrate"]).await;
     run.assert_code(11);
     assert!(
@@ -274,9 +246,7 @@ async fn out_of_order_needs_the_flag(backend: Backend) {
     // `serve` refuses too, and never opens the port.
     let serve = env.run(&["serve"]).await;
     serve.assert_code(11);
-    env.run(&["migrate", "--allow-out-of-order"])
-        .await
-        .assert_code(0);
+    env.run(&["migrate", "--allow-out-of-order"]).await.assert_code(0);
     assert_eq!(env.ledger_versions().await, vec![1, 2, 3]);
 }
 both_backends!(out_of_order_needs_the_flag);
@@ -299,26 +269,15 @@ async fn older_binary_against_newer_schema(backend: Backend) {
     env.wait_ready(&mut child, Duration::from_secs(30)).await;
     child.start_kill().unwrap();
     let run = finish(child).await;
-    assert!(
-        run.stderr().contains("compatibility mode"),
-        "{}",
-        run.stderr()
-    );
-    assert_eq!(
-        env.ledger().await,
-        ledger,
-        "compatibility mode writes nothing"
-    );
+    assert!(run.stderr().contains("compatibility mode"), "{}", run.stderr());
+    assert_eq!(env.ledger().await, ledger, "compatibility mode writes nothing");
 
     // Now the newer release had shipped a contract migration.
     env.write_migration(
         "0002_add.sql",
         "-- kryton:compat=expand\nALTER TABLE t ADD COLUMN extra TEXT;\n",
     );
-    env.write_migration(
-        "0003_drop.sql",
-        "-- kryton:compat=contract\nDROP TABLE t;\n",
-    );
+    env.write_migration("0003_drop.sql", "-- kryton:compat=contract\nDROP TABLE t;\n");
     env.set_env("MIGRATION_BACKUP", "off");
     env.run(&["migrate"]).await.assert_code(0);
     env.remove_migration("0003_drop.sql");
@@ -347,9 +306,7 @@ async fn lock_timeout_protects_other_queries() {
     env.set_env("MIGRATION_LOCK_TIMEOUT", "300ms");
 
     let url = env.postgres_url().unwrap();
-    let mut holder = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
+    let mut holder = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
     sqlx::raw_sql("BEGIN; SELECT count(*) FROM t;")
         .execute(&mut holder)
         .await
@@ -361,10 +318,7 @@ async fn lock_timeout_protects_other_queries() {
     let mut worst = Duration::ZERO;
     for _ in 0..20 {
         let started = Instant::now();
-        sqlx::query("SELECT count(*) FROM t")
-            .execute(&reader)
-            .await
-            .unwrap();
+        sqlx::query("SELECT count(*) FROM t").execute(&reader).await.unwrap();
         worst = worst.max(started.elapsed());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -375,12 +329,11 @@ async fn lock_timeout_protects_other_queries() {
         worst < Duration::from_secs(2),
         "a reader waited {worst:?} behind the migration"
     );
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    sqlx::raw_sql("ROLLBACK").execute(&mut holder).await.unwrap();
     assert_eq!(env.ledger_versions().await, vec![1]);
-    let columns = env.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'extra'").await;
+    let columns = env
+        .scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'extra'")
+        .await;
     assert_eq!(columns, 0);
     let attempts = env
         .scalar("SELECT count(*) FROM kryton.migration_attempts WHERE event = 'lock-timeout'")
@@ -402,26 +355,18 @@ async fn role_statement_timeout_does_not_kill_migrations() {
         format!("ALTER ROLE {role} SET statement_timeout = '1s'"),
         format!("ALTER DATABASE {db} OWNER TO {role}"),
     ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&admin)
-            .await
-            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&admin).await.unwrap();
     }
     env.write_migration(
         "0001_slow.sql",
         "-- kryton:compat=expand\nCREATE TABLE s (id INTEGER);\nSELECT pg_sleep(2);\n",
     );
-    env.set_env(
-        "POSTGRES_URL",
-        &format!("postgres://{role}@127.0.0.1:5432/{db}"),
-    );
+    env.set_env("POSTGRES_URL", &format!("postgres://{role}@127.0.0.1:5432/{db}"));
     let run = env.run(&["migrate"]).await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {db} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {db} WITH (FORCE)")))
+        .execute(&admin)
+        .await
+        .unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
         .execute(&admin)
         .await
@@ -441,10 +386,7 @@ async fn plan_writes_nothing_and_status_has_its_shape(backend: Backend) {
             let ledger = env
                 .scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'kryton'")
                 .await;
-            assert_eq!(
-                ledger, 0,
-                "plan must not create the ledger or anything else"
-            );
+            assert_eq!(ledger, 0, "plan must not create the ledger or anything else");
         }
         Backend::Sqlite => assert!(
             !env.sqlite_path().exists(),
@@ -452,10 +394,7 @@ async fn plan_writes_nothing_and_status_has_its_shape(backend: Backend) {
         ),
     }
     env.run(&["migrate"]).await.assert_code(0);
-    env.write_migration(
-        "0003_drop.sql",
-        "-- kryton:compat=contract\nDROP TABLE table_1;\n",
-    );
+    env.write_migration("0003_drop.sql", "-- kryton:compat=contract\nDROP TABLE table_1;\n");
     let plan = env.run(&["migrate", "plan", "--json"]).await;
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout()).unwrap();
     assert_eq!(plan["wouldApply"], serde_json::json!([3]));
@@ -502,10 +441,7 @@ async fn contract_migration_takes_a_backup_first(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
     env.write_migration("0001_t.sql", TABLE_T);
     env.run(&["migrate"]).await.assert_code(0);
-    env.write_migration(
-        "0002_drop.sql",
-        "-- kryton:compat=contract\nDROP TABLE t;\n",
-    );
+    env.write_migration("0002_drop.sql", "-- kryton:compat=contract\nDROP TABLE t;\n");
 
     // A backup directory that cannot be created (its parent is a file): the DROP must not run.
     let blocker = env.dir.path().join("not-a-dir");

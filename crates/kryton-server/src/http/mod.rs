@@ -1,6 +1,10 @@
 //! The HTTP surface: one file per area, the whole route table here.
 
+mod admin;
+mod api_keys;
+mod auth;
 mod health;
+pub mod json;
 mod version;
 
 use std::sync::Arc;
@@ -11,6 +15,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::rate_limit::Limits;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::AppError;
@@ -22,24 +27,28 @@ pub struct AppState {
     pub db: Database,
     pub build: Arc<BuildInfo>,
     pub config: Arc<Config>,
+    pub limits: Arc<Limits>,
 }
 
 pub fn router(state: AppState) -> Router {
+    // Everything but the probes and the version goes through authentication and rate limits.
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(api_keys::router())
+        .merge(admin::router())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
     Router::new()
         .merge(health::router())
         .merge(version::router())
+        .merge(api)
         .route_layer(middleware::from_fn(log_request))
-        .fallback(not_found)
         .with_state(state)
 }
 
 async fn not_found(request: Request) -> AppError {
     tracing::debug!(method = %request.method(), "request for an unknown route");
-    AppError::NotFound(format!(
-        "no route for {} {}",
-        request.method(),
-        request.uri().path()
-    ))
+    AppError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 /// One line per request, named by the route template; probes only at debug level.

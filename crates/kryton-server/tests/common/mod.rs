@@ -14,8 +14,7 @@ pub const KRYTON: &str = env!("CARGO_BIN_EXE_kryton");
 
 /// The server every test database is created on. CI starts it; a missing server fails loudly.
 pub fn admin_url() -> String {
-    std::env::var("KRYTON_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("KRYTON_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,9 +59,7 @@ pub fn free_port() -> u16 {
 fn random_suffix() -> String {
     use rand::Rng;
     let mut rng = rand::rng();
-    (0..12)
-        .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
-        .collect()
+    (0..12).map(|_| char::from(b'a' + rng.random_range(0..26u8))).collect()
 }
 
 impl TestEnv {
@@ -191,29 +188,18 @@ impl TestEnv {
             {
                 return;
             }
-            assert!(
-                started.elapsed() < timeout,
-                "kryton not ready within {timeout:?}"
-            );
+            assert!(started.elapsed() < timeout, "kryton not ready within {timeout:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     pub fn port_is_open(&self) -> bool {
-        std::net::TcpStream::connect_timeout(
-            &([127, 0, 0, 1], self.port).into(),
-            Duration::from_millis(200),
-        )
-        .is_ok()
+        std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_millis(200)).is_ok()
     }
 
     pub async fn db(&self) -> Db {
         match self.backend {
-            Backend::Postgres => Db::Pg(
-                PgPool::connect(&self.postgres_url().unwrap())
-                    .await
-                    .unwrap(),
-            ),
+            Backend::Postgres => Db::Pg(PgPool::connect(&self.postgres_url().unwrap()).await.unwrap()),
             Backend::Sqlite => Db::Lite(
                 SqlitePool::connect_with(
                     sqlx::sqlite::SqliteConnectOptions::new()
@@ -236,12 +222,12 @@ impl TestEnv {
             .fetch_all(p)
             .await
             .unwrap_or_default(),
-            Db::Lite(p) => sqlx::query_as(
-                "SELECT version, checksum, applied_at FROM _kryton_schema_migrations ORDER BY version",
-            )
-            .fetch_all(p)
-            .await
-            .unwrap_or_default(),
+            Db::Lite(p) => {
+                sqlx::query_as("SELECT version, checksum, applied_at FROM _kryton_schema_migrations ORDER BY version")
+                    .fetch_all(p)
+                    .await
+                    .unwrap_or_default()
+            }
         };
         db.close().await;
         rows
@@ -254,20 +240,20 @@ impl TestEnv {
     pub async fn table_exists(&self, table: &str) -> bool {
         let db = self.db().await;
         let n = match &db {
-            Db::Pg(p) => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = $1",
-            )
-            .bind(table)
-            .fetch_one(p)
-            .await
-            .unwrap(),
-            Db::Lite(p) => sqlx::query_scalar::<_, i64>(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
-            )
-            .bind(table)
-            .fetch_one(p)
-            .await
-            .unwrap(),
+            Db::Pg(p) => {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM information_schema.tables WHERE table_name = $1")
+                    .bind(table)
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            }
+            Db::Lite(p) => {
+                sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?")
+                    .bind(table)
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            }
         };
         db.close().await;
         n > 0
@@ -276,14 +262,8 @@ impl TestEnv {
     pub async fn scalar(&self, sql: &'static str) -> i64 {
         let db = self.db().await;
         let n = match &db {
-            Db::Pg(p) => sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(p)
-                .await
-                .unwrap(),
-            Db::Lite(p) => sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(p)
-                .await
-                .unwrap(),
+            Db::Pg(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap(),
+            Db::Lite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await.unwrap(),
         };
         db.close().await;
         n
@@ -349,12 +329,10 @@ impl Run {
 
 /// Reads whatever the child wrote to stderr after it exited.
 pub async fn finish(child: Child) -> Run {
-    Run(
-        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .unwrap()
-            .unwrap(),
-    )
+    Run(tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap())
 }
 
 pub fn exists(path: &Path) -> bool {

@@ -1,0 +1,172 @@
+//! Who is asking: sessions for people, API keys for scripts and agents.
+//!
+//! A middleware resolves every request to a [`Principal`] or to nobody, once; handlers then say
+//! what they need with an extractor ([`CurrentUser`], [`SessionUser`], [`AdminUser`]).
+
+mod extract;
+pub mod password;
+pub mod rate_limit;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub use extract::{AdminUser, CurrentUser, SessionUser};
+
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::store::api_keys::{self, KEY_PREFIX, Scope};
+use crate::store::users::UserRow;
+use crate::store::{now_ms, sessions, users};
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "kryton_session";
+
+/// How a request proved who it is.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    Session { id: String },
+    ApiKey { id: String, scope: Scope },
+}
+
+/// An authenticated user and the credential used.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: UserRow,
+    pub credential: Credential,
+}
+
+impl Principal {
+    pub fn is_api_key(&self) -> bool {
+        matches!(self.credential, Credential::ApiKey { .. })
+    }
+}
+
+/// What the middleware found; `Anonymous` requests reach only public routes.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Anonymous,
+    User(Arc<Principal>),
+}
+
+/// The client's address, for rate limits: the peer, or the proxy-reported one with TRUST_PROXY.
+pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -> String {
+    if trust_proxy {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        if let Some(ip) = forwarded {
+            return ip.to_string();
+        }
+    }
+    peer.map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string())
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Resolves the caller, applies the global and per-key rate limits, and refuses writes made with
+/// read-only keys. Runs for every route except the probes.
+pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let ip = client_ip(request.headers(), peer, state.config.trust_proxy);
+    if let Err(retry) = state.limits.global.check(&format!("ip:{ip}")) {
+        return AppError::RateLimited(retry).into_response();
+    }
+    let caller = match resolve(&state, request.headers()).await {
+        Ok(caller) => caller,
+        Err(error) => return error.into_response(),
+    };
+    if let Caller::User(principal) = &caller
+        && let Credential::ApiKey { id, scope } = &principal.credential
+    {
+        if let Err(retry) = state.limits.api_key.check(&format!("key:{id}")) {
+            return AppError::RateLimited(retry).into_response();
+        }
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if *scope == Scope::ReadOnly && !safe {
+            return AppError::Forbidden("this API key is read-only".to_owned()).into_response();
+        }
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// A malformed or unknown credential is a 401, never silently "anonymous": a client that sent one
+/// expected it to work.
+async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
+    let (secret, from_cookie) = match (bearer(headers), session_cookie(headers)) {
+        (Some(token), _) => (token.to_owned(), false),
+        (None, Some(cookie)) => (cookie, true),
+        (None, None) => {
+            if headers.contains_key(header::AUTHORIZATION) {
+                return Err(AppError::Unauthorized(
+                    "malformed Authorization header; use `Bearer <token>`".into(),
+                ));
+            }
+            return Ok(Caller::Anonymous);
+        }
+    };
+    let unauthorized = || AppError::Unauthorized("invalid or expired credentials".to_owned());
+    if secret.is_empty() || secret.len() > 200 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(unauthorized());
+    }
+    let db = &state.db;
+    let principal = if !from_cookie && secret.starts_with(KEY_PREFIX) {
+        let key = api_keys::by_secret(db, &secret).await?.ok_or_else(unauthorized)?;
+        let user = users::by_id(db, &key.user_id).await?.ok_or_else(unauthorized)?;
+        let now = now_ms();
+        // Recording use costs a write; do it at most once a minute per key, off the request path.
+        if key.last_used_at.is_none_or(|at| now - at > 60_000) {
+            let (db, id) = (db.clone(), key.id.clone());
+            tokio::spawn(async move {
+                if let Err(error) = api_keys::touch(&db, &id, now).await {
+                    tracing::debug!(%error, "could not record API key use");
+                }
+            });
+        }
+        Principal {
+            credential: Credential::ApiKey {
+                id: key.id.clone(),
+                scope: key.scope(),
+            },
+            user,
+        }
+    } else {
+        let session = sessions::by_token(db, &secret).await?.ok_or_else(unauthorized)?;
+        let user = users::by_id(db, &session.user_id).await?.ok_or_else(unauthorized)?;
+        let ttl = state.config.session_ttl.as_millis() as i64;
+        // Sliding expiry, refreshed at most every hour so busy sessions do not write on every request.
+        if now_ms() - session.refreshed_at > 3_600_000 {
+            sessions::refresh(db, &session.id, ttl).await?;
+        }
+        Principal {
+            credential: Credential::Session { id: session.id.clone() },
+            user,
+        }
+    };
+    if principal.user.disabled {
+        return Err(AppError::Forbidden("this account is disabled".to_owned()));
+    }
+    Ok(Caller::User(Arc::new(principal)))
+}
