@@ -79,16 +79,18 @@ struct SignIn {
     password: String,
 }
 
-fn check_auth_limits(state: &AppState, email: &str, ip: &str) -> Result<(), AppError> {
+/// Brute-force protection: attempts are counted per client and per account, separately for
+/// sign-in and sign-up.
+fn check_auth_limits(state: &AppState, action: &str, email: &str, ip: &str) -> Result<(), AppError> {
     state
         .limits
         .auth
-        .check(&format!("ip:{ip}"))
+        .check(&format!("{action}:ip:{ip}"))
         .map_err(AppError::RateLimited)?;
     state
         .limits
         .auth
-        .check(&format!("account:{email}"))
+        .check(&format!("{action}:account:{email}"))
         .map_err(AppError::RateLimited)
 }
 
@@ -100,7 +102,7 @@ async fn sign_up(
 ) -> Result<Response, AppError> {
     let email = normalise_email(&body.email)?;
     let ip = auth::client_ip(&headers, Some(peer), state.config.trust_proxy);
-    check_auth_limits(&state, &email, &ip)?;
+    check_auth_limits(&state, "sign-up", &email, &ip)?;
     let name = validate_name(&body.name)?;
     password::validate(&body.password)?;
 
@@ -145,7 +147,7 @@ async fn sign_in(
     let wrong = || AppError::Unauthorized("wrong email or password".to_owned());
     let email = normalise_email(&body.email).map_err(|_| wrong())?;
     let ip = auth::client_ip(&headers, Some(peer), state.config.trust_proxy);
-    check_auth_limits(&state, &email, &ip)?;
+    check_auth_limits(&state, "sign-in", &email, &ip)?;
     let user = users::by_email(&state.db, &email).await?;
     let stored = user
         .as_ref()

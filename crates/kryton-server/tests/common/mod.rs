@@ -338,3 +338,81 @@ pub async fn finish(child: Child) -> Run {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// A running `kryton serve` and an HTTP client for it.
+pub struct Server {
+    pub env: TestEnv,
+    pub child: Option<Child>,
+    pub client: reqwest::Client,
+}
+
+/// How a test request authenticates.
+#[derive(Clone, Debug)]
+pub enum As {
+    Nobody,
+    Bearer(String),
+    Cookie(String),
+    Header(String),
+}
+
+impl Server {
+    pub async fn start(env: TestEnv) -> Self {
+        let mut child = env.spawn(&["serve"]);
+        env.wait_ready(&mut child, Duration::from_secs(30)).await;
+        Server {
+            env,
+            child: Some(child),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        who: &As,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, self.env.url(path));
+        request = match who {
+            As::Nobody => request,
+            As::Bearer(token) => request.bearer_auth(token),
+            As::Cookie(token) => request.header("cookie", format!("kryton_session={token}")),
+            As::Header(value) => request.header("authorization", value),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    /// Signs up (first account becomes admin) and returns (user id, session token).
+    pub async fn sign_up(&self, email: &str, password: &str, invite: Option<&str>) -> (String, String) {
+        let mut body = serde_json::json!({ "email": email, "password": password, "name": email });
+        if let Some(code) = invite {
+            body["inviteCode"] = serde_json::Value::String(code.to_owned());
+        }
+        let (status, json) = self
+            .request("POST", "/api/auth/sign-up/email", &As::Nobody, Some(body))
+            .await;
+        assert_eq!(status, 201, "sign-up of {email}: {json}");
+        (
+            json["user"]["id"].as_str().unwrap().to_owned(),
+            json["session"]["token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Stops the server and returns everything it logged.
+    pub async fn stop(&mut self) -> String {
+        let mut child = self.child.take().unwrap();
+        child.start_kill().unwrap();
+        finish(child).await.stderr()
+    }
+}
