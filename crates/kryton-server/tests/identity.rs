@@ -40,7 +40,7 @@ async fn new_key(s: &Server, session: &str, scope: &str) -> (String, String) {
 
 /// Sign-up, sign-in, get-session and sign-out; the first account is admin, the second is not.
 async fn account_round_trip(backend: Backend) {
-    let mut s = server(backend, &[("REGISTRATION_MODE", "open")]).await;
+    let s = server(backend, &[("REGISTRATION_MODE", "open")]).await;
     let (admin_id, admin_session) = s.sign_up("Admin@Example.org ", "correct horse", None).await;
     let (status, me) = s
         .request("GET", "/api/auth/get-session", &As::Cookie(admin_session.clone()), None)
@@ -722,10 +722,7 @@ async fn secrets_stay_secret(backend: Backend) {
         "Sup3rSecretPw",
     ] {
         assert!(!logs.contains(secret), "a secret appeared in the logs");
-        assert!(
-            !bodies.contains(secret) || bodies.matches(secret).count() == 0,
-            "a secret appeared in an error body"
-        );
+        assert!(!bodies.contains(secret), "a secret appeared in an error body");
     }
 }
 both_backends!(secrets_stay_secret);
