@@ -7,6 +7,7 @@
 
 pub mod api_keys;
 pub mod invites;
+pub mod notes;
 pub mod sessions;
 pub mod settings;
 pub mod users;
