@@ -82,6 +82,12 @@ pub struct Settings {
     /// Trust the first address of X-Forwarded-For as the client (only behind a reverse proxy).
     #[arg(long, env = "TRUST_PROXY", global = true, default_value = "false")]
     pub trust_proxy: String,
+    /// Versions kept per note in its history.
+    #[arg(long, env = "HISTORY_LIMIT", global = true, default_value = "50")]
+    pub history_limit: String,
+    /// How long deleted notes stay in the trash before the background purge removes them.
+    #[arg(long, env = "TRASH_RETENTION", global = true, default_value = "720h")]
+    pub trash_retention: String,
     /// Testing aid: read migrations from this directory instead of the embedded ones.
     #[arg(long, env = "KRYTON_MIGRATIONS_DIR", global = true, hide = true)]
     pub migrations_dir: Option<PathBuf>,
@@ -169,6 +175,8 @@ pub struct Config {
     pub auth_rate_limit: Limit,
     pub api_key_rate_limit: Limit,
     pub trust_proxy: bool,
+    pub history_limit: usize,
+    pub trash_retention: Duration,
 }
 
 /// Every problem found, one per line, each naming its variable.
@@ -211,6 +219,7 @@ impl Settings {
         let db_connect_timeout = duration("DB_CONNECT_TIMEOUT", &self.db_connect_timeout);
 
         let session_ttl = duration("SESSION_TTL", &self.session_ttl);
+        let trash_retention = duration("TRASH_RETENTION", &self.trash_retention);
         let rate_limit_window = duration("RATE_LIMIT_WINDOW", &self.rate_limit_window);
         let auth_rate_limit_window = duration("AUTH_RATE_LIMIT_WINDOW", &self.auth_rate_limit_window);
         let mut count = |name: &str, value: &str| match value.trim().parse::<u32>() {
@@ -221,6 +230,7 @@ impl Settings {
             }
         };
         let rate_limit_max = count("RATE_LIMIT_MAX", &self.rate_limit_max);
+        let history_limit = count("HISTORY_LIMIT", &self.history_limit) as usize;
         let auth_rate_limit_max = count("AUTH_RATE_LIMIT_MAX", &self.auth_rate_limit_max);
         let api_key_rate_limit_max = count("API_KEY_RATE_LIMIT_MAX", &self.api_key_rate_limit_max);
         let registration_mode = RegistrationMode::parse(self.registration_mode.trim()).unwrap_or_else(|| {
@@ -339,6 +349,8 @@ impl Settings {
                 window: rate_limit_window,
             },
             trust_proxy,
+            history_limit,
+            trash_retention,
         })
     }
 }

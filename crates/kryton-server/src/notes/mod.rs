@@ -1,0 +1,179 @@
+//! Notes: the vault on disk is the truth, the index in the database follows it.
+//!
+//! Every change writes the file first (atomically, under the vault's cross-process lock) and then
+//! re-reads what is on disk into the index, so the index describes the file even when another
+//! process wrote in between. A crash between the two is healed by [`reconcile`], which runs at
+//! boot and as `kryton reindex`.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::error::AppError;
+use crate::markdown;
+use crate::store::notes::{self as index, IndexedNote, LinkRow};
+use crate::vault::{Note, NotePath, Vault, VaultError};
+
+/// The vault of one user: `NOTES_DIR/<userId>`.
+pub fn vault(config: &Config, user_id: &str) -> Vault {
+    Vault::new(config.notes_dir.join(user_id)).with_history_limit(config.history_limit)
+}
+
+impl From<VaultError> for AppError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Path(e) => AppError::Validation(e.to_string()),
+            VaultError::NotFound(what) => AppError::NotFound(format!("{what} not found")),
+            e @ (VaultError::AlreadyExists | VaultError::IntoItself) => AppError::Conflict(e.to_string()),
+            VaultError::Conflict { current_hash } => AppError::PreconditionFailed {
+                message: "the note was changed since you read it; reload it and apply your change again".to_owned(),
+                details: Some(serde_json::json!({ "currentEtag": current_hash })),
+            },
+            VaultError::NotUtf8 => AppError::Validation("the note is not valid UTF-8".to_owned()),
+            e @ VaultError::Io(_) => AppError::Internal(e.into()),
+        }
+    }
+}
+
+/// Runs blocking file-system work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::Internal(e.into()))?.map_err(AppError::from)
+}
+
+pub fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// What the index keeps of a note read from disk.
+pub fn indexed(note: &Note) -> IndexedNote {
+    let parsed = markdown::parse(&note.content, note.path.stem());
+    IndexedNote {
+        path: note.path.as_str().to_owned(),
+        title: parsed.title,
+        tags: parsed.tags,
+        body: parsed.plain_text,
+        content_hash: note.hash.clone(),
+        size: note.size as i64,
+        mtime_ms: millis(note.modified),
+        links: parsed
+            .links
+            .into_iter()
+            .map(|l| LinkRow {
+                source_path: note.path.as_str().to_owned(),
+                target: l.target,
+                heading: l.heading,
+                alias: l.alias,
+                embed: l.embed,
+            })
+            .collect(),
+    }
+}
+
+/// Brings one path of the index in line with the disk: indexed if the file exists, dropped if not.
+pub async fn sync_path(db: &Database, vault: &Vault, user_id: &str, path: &NotePath) -> Result<(), AppError> {
+    let (reader, target) = (vault.clone(), path.clone());
+    match blocking(move || reader.read(&target)).await {
+        Ok(note) => index::upsert(db, user_id, &indexed(&note)).await?,
+        Err(AppError::NotFound(_)) => index::remove(db, user_id, path.as_str()).await?,
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
+/// What a reconcile changed.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+}
+
+impl ReconcileReport {
+    pub fn add(&mut self, other: &ReconcileReport) {
+        self.added += other.added;
+        self.updated += other.updated;
+        self.removed += other.removed;
+        self.unchanged += other.unchanged;
+    }
+    pub fn changed(&self) -> usize {
+        self.added + self.updated + self.removed
+    }
+}
+
+/// Compares one user's vault with the index: size and mtime first, the hash only when they
+/// differ, so the cost follows what changed.
+pub async fn reconcile(db: &Database, config: &Config, user_id: &str) -> Result<ReconcileReport, AppError> {
+    let vault = vault(config, user_id);
+    let lister = vault.clone();
+    let files = blocking(move || lister.list_notes()).await?;
+    let known = index::file_states(db, user_id).await?;
+    let known: std::collections::HashMap<&str, &index::FileState> = known.iter().map(|s| (s.path.as_str(), s)).collect();
+    let mut report = ReconcileReport::default();
+    let mut on_disk = std::collections::HashSet::new();
+    for file in files {
+        on_disk.insert(file.path.as_str().to_owned());
+        let state = known.get(file.path.as_str());
+        if let Some(state) = state {
+            if state.size == file.size as i64 && state.mtime_ms == millis(file.modified) {
+                report.unchanged += 1;
+                continue;
+            }
+        }
+        let (reader, path) = (vault.clone(), file.path.clone());
+        let note = match blocking(move || reader.read(&path)).await {
+            Ok(note) => note,
+            Err(AppError::NotFound(_)) => continue,
+            Err(AppError::Validation(reason)) => {
+                tracing::warn!(user = user_id, path = %file.path, %reason, "skipping a file the index cannot hold");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match state {
+            Some(s) if s.content_hash == note.hash && s.size == note.size as i64 => {
+                // Only the mtime moved (a touch, a restored tarball): record it, nothing else changed.
+                index::upsert(db, user_id, &indexed(&note)).await?;
+                report.unchanged += 1;
+            }
+            Some(_) => {
+                index::upsert(db, user_id, &indexed(&note)).await?;
+                report.updated += 1;
+            }
+            None => {
+                index::upsert(db, user_id, &indexed(&note)).await?;
+                report.added += 1;
+            }
+        }
+    }
+    for path in known.keys().filter(|p| !on_disk.contains(**p)) {
+        index::remove(db, user_id, path).await?;
+        report.removed += 1;
+    }
+    Ok(report)
+}
+
+/// Reconciles every user's vault (at boot, and `kryton reindex`).
+pub async fn reconcile_all(db: &Database, config: &Config) -> Result<ReconcileReport, AppError> {
+    let mut total = ReconcileReport::default();
+    for user_id in index::user_ids(db).await? {
+        total.add(&reconcile(db, config, &user_id).await?);
+    }
+    Ok(total)
+}
+
+/// Deletes trash entries older than `TRASH_RETENTION` in every vault; runs in the background.
+pub async fn purge_trash(db: &Database, config: &Config) -> Result<usize, AppError> {
+    let mut purged = 0;
+    for user_id in index::user_ids(db).await? {
+        let vault = vault(config, &user_id);
+        let retention = config.trash_retention;
+        purged += blocking(move || vault.purge_trash(retention, SystemTime::now())).await?.len();
+    }
+    Ok(purged)
+}
