@@ -203,6 +203,69 @@ fn concurrent_compare_and_swap_never_loses_an_update() {
     assert_eq!(kept.len(), threads * per_thread);
 }
 
+/// Set for the child processes of the cross-process test: the vault root to work on.
+const WORKER_ROOT: &str = "KRYTON_TEST_CAS_WORKER_ROOT";
+const WORKER_INCREMENTS: u64 = 20;
+
+/// Read-increment-write with `If-Match`, retrying on conflict: the client every replica runs.
+fn increment(v: &Vault, p: &NotePath) {
+    loop {
+        let note = v.read(p).unwrap();
+        let n: u64 = note.content.parse().unwrap();
+        match v.update(p, &(n + 1).to_string(), Some(&note.hash)) {
+            Ok(_) => return,
+            Err(VaultError::Conflict { .. }) => continue,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+#[test]
+#[ignore = "helper process of cross_process_compare_and_swap_never_loses_an_update"]
+fn cas_worker_process() {
+    let Ok(root) = std::env::var(WORKER_ROOT) else {
+        return;
+    };
+    let v = Vault::new(root).with_history_limit(1000);
+    for _ in 0..WORKER_INCREMENTS {
+        increment(&v, &np("counter"));
+    }
+}
+
+#[test]
+fn cross_process_compare_and_swap_never_loses_an_update() {
+    // Real processes (this test binary, re-run as the helper above) sharing one vault, as two
+    // server replicas share one NOTES_DIR.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("u");
+    Vault::new(&root).create(&np("counter"), "0").unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let workers = 3;
+    let children: Vec<_> = (0..workers)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "vault::fs::tests::cas_worker_process",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
+                .env(WORKER_ROOT, &root)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let v = Vault::new(&root);
+    assert_eq!(
+        v.read(&np("counter")).unwrap().content,
+        (workers * WORKER_INCREMENTS).to_string()
+    );
+}
+
 #[test]
 fn history_keeps_previous_versions_up_to_the_limit() {
     let (_dir, v) = vault();
