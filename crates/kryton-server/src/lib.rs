@@ -9,9 +9,11 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod markdown;
 pub mod migrations;
 pub mod store;
 pub mod telemetry;
+pub mod vault;
 pub mod version;
 
 pub use boot::{BootError, run, serve};
