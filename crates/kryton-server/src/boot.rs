@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, Unreachable};
 use crate::http::{self, AppState};
 use crate::migrations;
+use crate::notes;
 use crate::version::BuildInfo;
 
 /// A shutdown request (SIGTERM/SIGINT in production, anything in tests).
@@ -81,6 +82,18 @@ pub async fn prepare(config: Config, shutdown: &mut Shutdown) -> Result<AppState
             last_error: e.to_string(),
         })
     })?;
+    // The files are the truth: bring the index in line with anything changed while we were down.
+    let report = notes::reconcile_all(&db, &config)
+        .await
+        .map_err(|e| BootError::Other(format!("reconciling the notes index with NOTES_DIR failed: {e}")))?;
+    if report.changed() > 0 {
+        tracing::info!(
+            added = report.added,
+            updated = report.updated,
+            removed = report.removed,
+            "notes index reconciled with the disk"
+        );
+    }
     let limits = Arc::new(Limits::from_config(&config));
     Ok(AppState {
         db,
@@ -116,11 +129,29 @@ async fn serve_prepared(state: AppState, listener: TcpListener, shutdown: Shutdo
         tracing::info!(%addr, url = %format!("http://{addr}"), "listening");
     }
     let db = state.db.clone();
+    let maintenance = tokio::spawn(maintenance(state.db.clone(), state.config.clone()));
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     tracing::info!("stopped accepting requests; closing the database pool");
+    maintenance.abort();
     db.close().await;
     result.map_err(|e| BootError::Other(format!("server error: {e}")))
+}
+
+/// Hourly housekeeping: trash entries past TRASH_RETENTION, expired sessions.
+async fn maintenance(db: Database, config: Arc<Config>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match notes::purge_trash(&db, &config).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "old trash entries deleted"),
+            Err(error) => tracing::warn!(%error, "trash purge failed"),
+        }
+        if let Err(error) = crate::store::sessions::purge_expired(&db).await {
+            tracing::warn!(%error, "expired session purge failed");
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

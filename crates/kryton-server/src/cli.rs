@@ -32,6 +32,13 @@ pub enum Command {
     Serve,
     /// Bring the schema forward and exit (the out-of-band path), or inspect it.
     Migrate(MigrateArgs),
+    /// Bring the notes index in line with the files in NOTES_DIR (after editing them by hand or
+    /// restoring a tarball); reports what it fixed. Runs the migrations first.
+    Reindex {
+        /// Only this user's vault.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Print the version and the commit this binary was built from.
     Version,
     /// Probe a running server's /healthz; exit 0 when it answers 200 (for container health checks).
@@ -112,6 +119,7 @@ async fn run(cli: Cli) -> i32 {
     let result = match cli.command {
         None | Some(Command::Serve) => boot::run(config.clone(), boot::shutdown_signal()).await,
         Some(Command::Migrate(args)) => migrate_command(&config, args).await,
+        Some(Command::Reindex { user }) => reindex_command(&config, user).await,
         Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
     };
     match result {
@@ -128,6 +136,23 @@ fn fatal(termination_log: &std::path::Path, error: &BootError) -> i32 {
         let _ = std::fs::write(termination_log, format!("{error}\n"));
     }
     code
+}
+
+async fn reindex_command(config: &Config, user: Option<String>) -> Result<(), BootError> {
+    let mut shutdown: Shutdown = boot::shutdown_signal();
+    config.prepare_directories()?;
+    boot::migrate(config, false, &mut shutdown).await?;
+    let db = crate::db::Database::open(config)
+        .await
+        .map_err(|e| BootError::Other(e.to_string()))?;
+    let report = match &user {
+        Some(id) => crate::notes::reconcile(&db, config, id).await,
+        None => crate::notes::reconcile_all(&db, config).await,
+    };
+    db.close().await;
+    let report = report.map_err(|e| BootError::Other(format!("reindex failed: {e}")))?;
+    println!("{}", serde_json::to_string(&report).unwrap_or_default());
+    Ok(())
 }
 
 async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootError> {

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod markdown;
 pub mod migrations;
+pub mod notes;
 pub mod store;
 pub mod telemetry;
 pub mod vault;

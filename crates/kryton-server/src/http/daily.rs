@@ -48,7 +48,10 @@ async fn daily(
     let (note, created) = blocking(move || maker.daily(date, template.as_deref())).await?;
     sync_path(&state.db, &vault, &me.user.id, &note.path).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(json!({ "path": note.path.as_str(), "content": note.content, "etag": note.hash, "created": created }))))
+    Ok((
+        status,
+        Json(json!({ "path": note.path.as_str(), "content": note.content, "etag": note.hash, "created": created })),
+    ))
 }
 
 async fn templates(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Value>, AppError> {

@@ -37,7 +37,11 @@ fn timestamp(at: &At) -> Result<u64, AppError> {
         .ok_or_else(|| AppError::Validation("ts must be a version's timestamp (epoch milliseconds)".to_owned()))
 }
 
-async fn list(State(state): State<AppState>, CurrentUser(me): CurrentUser, Path(raw): Path<String>) -> Result<Json<Value>, AppError> {
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AppError> {
     let path = note_path(&raw)?;
     let vault = notes::vault(&state.config, &me.user.id);
     let target = path.clone();
@@ -98,10 +102,10 @@ async fn restore_from_trash(
     for note in &restored.notes {
         sync_path(&state.db, &vault, &me.user.id, note).await?;
     }
-    if restored.kind == EntryKind::File {
-        if let Ok(path) = NotePath::parse(&restored.path) {
-            sync_path(&state.db, &vault, &me.user.id, &path).await?;
-        }
+    if restored.kind == EntryKind::File
+        && let Ok(path) = NotePath::parse(&restored.path)
+    {
+        sync_path(&state.db, &vault, &me.user.id, &path).await?;
     }
     Ok(Json(json!(restored)))
 }

@@ -77,7 +77,9 @@ async fn backlinks(
     let mut seen = HashSet::new();
     let mut results = Vec::new();
     for link in index::links_to_key(&state.db, &me.user.id, &index::target_key(target.as_str())).await? {
-        if resolver.resolve(&link.target).is_some_and(|p| *p == target.as_str()) && seen.insert(link.source_path.clone()) {
+        if resolver.resolve(&link.target).is_some_and(|p| *p == target.as_str())
+            && seen.insert(link.source_path.clone())
+        {
             let title = titles.get(link.source_path.as_str()).copied().unwrap_or_default();
             results.push(json!({ "path": link.source_path, "title": title, "alias": link.alias, "heading": link.heading, "embed": link.embed }));
         }
@@ -102,7 +104,11 @@ async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> R
                 edges.push(json!({ "source": link.source_path, "target": target, "embed": link.embed }));
             }
             // An embedded picture or PDF is an attachment, not a missing note.
-            None if link.embed && link.target.rsplit_once('.').is_some_and(|(_, ext)| !ext.eq_ignore_ascii_case("md")) => {}
+            None if link.embed
+                && link
+                    .target
+                    .rsplit_once('.')
+                    .is_some_and(|(_, ext)| !ext.eq_ignore_ascii_case("md")) => {}
             None => broken.push(json!({ "source": link.source_path, "target": link.target })),
         }
     }

@@ -3,8 +3,12 @@
 mod admin;
 mod api_keys;
 mod auth;
+mod daily;
 mod health;
+mod history;
 pub mod json;
+mod knowledge;
+mod notes;
 mod version;
 
 use std::sync::Arc;
@@ -36,6 +40,10 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(api_keys::router())
         .merge(admin::router())
+        .merge(notes::router())
+        .merge(knowledge::router())
+        .merge(history::router())
+        .merge(daily::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
     Router::new()

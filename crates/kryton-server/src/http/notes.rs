@@ -94,7 +94,11 @@ async fn create(
     let (writer, target) = (vault.clone(), path.clone());
     let hash = blocking(move || writer.create(&target, &body.content)).await?;
     sync_path(&state.db, &vault, &me.user.id, &path).await?;
-    let response = (StatusCode::CREATED, Json(json!({ "path": path.as_str(), "etag": hash }))).into_response();
+    let response = (
+        StatusCode::CREATED,
+        Json(json!({ "path": path.as_str(), "etag": hash })),
+    )
+        .into_response();
     Ok(with_etag(response, &hash))
 }
 
@@ -116,13 +120,18 @@ async fn update(
     let expected = if_match(&headers);
     let vault = notes::vault(&state.config, &me.user.id);
     let (writer, target) = (vault.clone(), path.clone());
-    let hash = blocking(move || match writer.update(&target, &body.content, expected.as_deref()) {
-        Err(crate::vault::VaultError::NotFound(_)) if expected.is_none() => writer.create(&target, &body.content),
-        other => other,
-    })
+    let hash = blocking(
+        move || match writer.update(&target, &body.content, expected.as_deref()) {
+            Err(crate::vault::VaultError::NotFound(_)) if expected.is_none() => writer.create(&target, &body.content),
+            other => other,
+        },
+    )
     .await?;
     sync_path(&state.db, &vault, &me.user.id, &path).await?;
-    Ok(with_etag(Json(json!({ "path": path.as_str(), "etag": hash })).into_response(), &hash))
+    Ok(with_etag(
+        Json(json!({ "path": path.as_str(), "etag": hash })).into_response(),
+        &hash,
+    ))
 }
 
 /// Moves a note to the trash.
@@ -164,12 +173,18 @@ async fn rename(
     sync_path(&state.db, &vault, &user_id, &from).await?;
     sync_path(&state.db, &vault, &user_id, &to).await?;
     let (rewritten, left) = rewrite_backlinks(&state, &vault, &user_id, sources, &[(from, to.clone())]).await?;
-    Ok(Json(json!({ "path": to.as_str(), "rewritten": rewritten, "linksLeft": left })))
+    Ok(Json(
+        json!({ "path": to.as_str(), "rewritten": rewritten, "linksLeft": left }),
+    ))
 }
 
 /// The notes whose links resolve to `target`.
 async fn linking_notes(state: &AppState, user_id: &str, target: &NotePath) -> Result<Vec<String>, AppError> {
-    let paths: Vec<String> = index::titles(&state.db, user_id).await?.into_iter().map(|(p, _)| p).collect();
+    let paths: Vec<String> = index::titles(&state.db, user_id)
+        .await?
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     let resolver = LinkResolver::new(&paths);
     let mut sources: Vec<String> = index::links_to_key(&state.db, user_id, &index::target_key(target.as_str()))
         .await?
@@ -193,7 +208,10 @@ async fn rewrite_backlinks(
     let mut left = Vec::new();
     for source in sources {
         // The source itself may have moved (a note linking to itself, or inside a renamed folder).
-        let source = moves.iter().find(|(old, _)| old.as_str() == source).map_or(source, |(_, new)| new.as_str().to_owned());
+        let source = moves
+            .iter()
+            .find(|(old, _)| old.as_str() == source)
+            .map_or(source, |(_, new)| new.as_str().to_owned());
         let Ok(path) = NotePath::parse(&source) else { continue };
         let (reader, target) = (vault.clone(), path.clone());
         let note = blocking(move || reader.read(&target)).await?;
@@ -265,7 +283,11 @@ async fn rename_folder(
     let vault = notes::vault(&state.config, &user_id);
     // Notes that link into the folder, decided before the move.
     let mut sources = Vec::new();
-    let paths: Vec<String> = index::titles(&state.db, &user_id).await?.into_iter().map(|(p, _)| p).collect();
+    let paths: Vec<String> = index::titles(&state.db, &user_id)
+        .await?
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
     for path in paths.iter().filter(|p| from.contains(p)) {
         if let Ok(path) = NotePath::parse(path) {
             sources.extend(linking_notes(&state, &user_id, &path).await?);
@@ -280,5 +302,7 @@ async fn rename_folder(
         sync_path(&state.db, &vault, &user_id, new).await?;
     }
     let (rewritten, left) = rewrite_backlinks(&state, &vault, &user_id, sources, &moves).await?;
-    Ok(Json(json!({ "path": to.as_str(), "moved": moves.len(), "rewritten": rewritten, "linksLeft": left })))
+    Ok(Json(
+        json!({ "path": to.as_str(), "moved": moves.len(), "rewritten": rewritten, "linksLeft": left }),
+    ))
 }

@@ -92,10 +92,7 @@ fn push_tag(tags: &mut Vec<String>, raw: &str) {
 
 fn unquote(value: &str) -> &str {
     for quote in ['"', '\''] {
-        if let Some(inner) = value
-            .strip_prefix(quote)
-            .and_then(|v| v.strip_suffix(quote))
-        {
+        if let Some(inner) = value.strip_prefix(quote).and_then(|v| v.strip_suffix(quote)) {
             return inner;
         }
     }
@@ -108,10 +105,7 @@ mod tests {
 
     #[test]
     fn title_plain_and_quoted() {
-        assert_eq!(
-            parse("---\ntitle: My Note\n---\n").title.as_deref(),
-            Some("My Note")
-        );
+        assert_eq!(parse("---\ntitle: My Note\n---\n").title.as_deref(), Some("My Note"));
         assert_eq!(
             parse("---\ntitle: \"Quoted: yes\"\n---\n").title.as_deref(),
             Some("Quoted: yes")
@@ -123,15 +117,11 @@ mod tests {
 
     #[test]
     fn tags_in_every_form() {
-        assert_eq!(
-            parse("---\ntags: [a, B, \"c d\"]\n---\n").tags,
-            ["a", "b", "c", "d"]
-        );
+        assert_eq!(parse("---\ntags: [a, B, \"c d\"]\n---\n").tags, ["a", "b", "c", "d"]);
         assert_eq!(parse("---\ntags: a, b\n---\n").tags, ["a", "b"]);
         assert_eq!(parse("---\ntags: a b #c\n---\n").tags, ["a", "b", "c"]);
         assert_eq!(
-            parse("---\ntitle: x\ntags:\n  - One\n  - two/Sub\n- three\nother: 1\n- nope\n---\n")
-                .tags,
+            parse("---\ntitle: x\ntags:\n  - One\n  - two/Sub\n- three\nother: 1\n- nope\n---\n").tags,
             ["one", "two/sub", "three"]
         );
         assert_eq!(parse("---\ntag: solo\n---\n").tags, ["solo"]);

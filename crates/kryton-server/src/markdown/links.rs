@@ -88,21 +88,14 @@ fn non_empty(s: &str) -> Option<String> {
 
 /// The wiki-links of a note, in order (duplicates kept), outside code and frontmatter.
 pub fn wiki_links(text: &str) -> Vec<WikiLink> {
-    scan(text, &mask(text))
-        .into_iter()
-        .map(|s| s.link)
-        .collect()
+    scan(text, &mask(text)).into_iter().map(|s| s.link).collect()
 }
 
 /// A link target's lookup key: trimmed, no leading `/`, `.md` appended, lowercase.
 fn link_key(target: &str) -> String {
     let t = target.trim();
     let t = t.strip_prefix('/').unwrap_or(t).to_lowercase();
-    if t.ends_with(".md") {
-        t
-    } else {
-        format!("{t}.md")
-    }
+    if t.ends_with(".md") { t } else { format!("{t}.md") }
 }
 
 /// Resolves link targets against one user's note paths, like Obsidian: the exact path (with or
@@ -210,11 +203,7 @@ pub fn rewrite_links(text: &str, old_path: &str, new_path: &str) -> (String, usi
         if written.starts_with('/') {
             replacement.push('/');
         }
-        replacement.push_str(if body.contains('/') {
-            new_full
-        } else {
-            new_name
-        });
+        replacement.push_str(if body.contains('/') { new_full } else { new_name });
         if body.to_lowercase().ends_with(".md") {
             replacement.push_str(".md");
         }

@@ -100,18 +100,12 @@ mod tests {
 
     #[test]
     fn title_precedence() {
-        assert_eq!(
-            title("---\ntitle: Front\n---\n# Heading\n", "stem"),
-            "Front"
-        );
+        assert_eq!(title("---\ntitle: Front\n---\n# Heading\n", "stem"), "Front");
         assert_eq!(title("intro\n# Heading #\n# Second", "stem"), "Heading");
         assert_eq!(title("## Sub only\n#tag\n", "stem"), "stem");
         assert_eq!(title("```\n# In code\n```\n", "stem"), "stem");
         assert_eq!(title("#   \n# Real\n", "stem"), "Real");
-        assert_eq!(
-            title("---\ntitle:\n---\n   # Indented\n", "stem"),
-            "Indented"
-        );
+        assert_eq!(title("---\ntitle:\n---\n   # Indented\n", "stem"), "Indented");
     }
 
     #[test]
@@ -125,11 +119,7 @@ mod tests {
         let targets: Vec<_> = parsed.links.iter().map(|l| l.target.as_str()).collect();
         assert_eq!(targets, ["Roadmap", "diagram.png", "Page"]);
         assert!(parsed.links[1].embed);
-        assert!(
-            parsed
-                .plain_text
-                .contains("Work on the roadmap with #project")
-        );
+        assert!(parsed.plain_text.contains("Work on the roadmap with #project"));
         assert!(!parsed.plain_text.contains("tags:"));
         assert_eq!(tags(text), parsed.tags);
     }

@@ -17,9 +17,7 @@ pub fn normalize_tag(raw: &str) -> Option<String> {
         || tag.starts_with('/')
         || tag.contains("//")
         || !tag.chars().all(is_tag_char)
-        || tag
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '-' || c == '/')
+        || tag.chars().all(|c| c.is_ascii_digit() || c == '-' || c == '/')
     {
         return None;
     }
@@ -74,10 +72,7 @@ mod tests {
     fn inline_rules() {
         let text = "#start mid #Mid.end (#paren) x#no &#123; http://h/#frag #123 \
                     #a/b/ #a#b ## # heading #-dash #ok_1";
-        assert_eq!(
-            inline_tags(text),
-            ["start", "mid", "a/b", "a", "-dash", "ok_1"]
-        );
+        assert_eq!(inline_tags(text), ["start", "mid", "a/b", "a", "-dash", "ok_1"]);
     }
 
     #[test]

@@ -149,13 +149,7 @@ pub fn snippet<T: AsRef<str>>(text: &str, query_terms: &[T]) -> String {
     let lower: Vec<char> = chars.iter().map(|c| lower_char(*c)).collect();
     let mut terms: Vec<Vec<char>> = query_terms
         .iter()
-        .map(|t| {
-            t.as_ref()
-                .trim()
-                .chars()
-                .map(lower_char)
-                .collect::<Vec<char>>()
-        })
+        .map(|t| t.as_ref().trim().chars().map(lower_char).collect::<Vec<char>>())
         .filter(|t| !t.is_empty())
         .collect();
     terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
@@ -181,9 +175,7 @@ pub fn snippet<T: AsRef<str>>(text: &str, query_terms: &[T]) -> String {
         }
     }
     if end < len
-        && let Some(space) = (end.saturating_sub(15)..end)
-            .rev()
-            .find(|&i| chars[i] == ' ')
+        && let Some(space) = (end.saturating_sub(15)..end).rev().find(|&i| chars[i] == ' ')
         && first.is_none_or(|m| space > m)
     {
         end = space;
@@ -196,9 +188,7 @@ pub fn snippet<T: AsRef<str>>(text: &str, query_terms: &[T]) -> String {
     while i < end {
         if let Some(n) = match_at(i, end) {
             out.push_str("<mark>");
-            chars[i..i + n]
-                .iter()
-                .for_each(|c| escape_into(&mut out, *c));
+            chars[i..i + n].iter().for_each(|c| escape_into(&mut out, *c));
             out.push_str("</mark>");
             i += n;
         } else {
@@ -307,9 +297,6 @@ mod tests {
             snippet("Notes about notebooks", &["note", "notebook"]),
             "<mark>Note</mark>s about <mark>notebook</mark>s"
         );
-        assert_eq!(
-            snippet("ÄPFEL und Birnen", &["äpfel"]),
-            "<mark>ÄPFEL</mark> und Birnen"
-        );
+        assert_eq!(snippet("ÄPFEL und Birnen", &["äpfel"]), "<mark>ÄPFEL</mark> und Birnen");
     }
 }

@@ -41,7 +41,10 @@ impl From<VaultError> for AppError {
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, VaultError> + Send + 'static,
 ) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| AppError::Internal(e.into()))?.map_err(AppError::from)
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?
+        .map_err(AppError::from)
 }
 
 pub fn millis(time: SystemTime) -> i64 {
@@ -113,17 +116,19 @@ pub async fn reconcile(db: &Database, config: &Config, user_id: &str) -> Result<
     let lister = vault.clone();
     let files = blocking(move || lister.list_notes()).await?;
     let known = index::file_states(db, user_id).await?;
-    let known: std::collections::HashMap<&str, &index::FileState> = known.iter().map(|s| (s.path.as_str(), s)).collect();
+    let known: std::collections::HashMap<&str, &index::FileState> =
+        known.iter().map(|s| (s.path.as_str(), s)).collect();
     let mut report = ReconcileReport::default();
     let mut on_disk = std::collections::HashSet::new();
     for file in files {
         on_disk.insert(file.path.as_str().to_owned());
         let state = known.get(file.path.as_str());
-        if let Some(state) = state {
-            if state.size == file.size as i64 && state.mtime_ms == millis(file.modified) {
-                report.unchanged += 1;
-                continue;
-            }
+        if let Some(state) = state
+            && state.size == file.size as i64
+            && state.mtime_ms == millis(file.modified)
+        {
+            report.unchanged += 1;
+            continue;
         }
         let (reader, path) = (vault.clone(), file.path.clone());
         let note = match blocking(move || reader.read(&path)).await {
@@ -173,7 +178,9 @@ pub async fn purge_trash(db: &Database, config: &Config) -> Result<usize, AppErr
     for user_id in index::user_ids(db).await? {
         let vault = vault(config, &user_id);
         let retention = config.trash_retention;
-        purged += blocking(move || vault.purge_trash(retention, SystemTime::now())).await?.len();
+        purged += blocking(move || vault.purge_trash(retention, SystemTime::now()))
+            .await?
+            .len();
     }
     Ok(purged)
 }

@@ -135,10 +135,7 @@ fn create_dirs_durable(dir: &Path) -> io::Result<()> {
         match fs::metadata(current) {
             Ok(meta) if meta.is_dir() => break,
             Ok(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    "a parent path is a file",
-                ));
+                return Err(io::Error::new(io::ErrorKind::NotADirectory, "a parent path is a file"));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 missing.push(current);
@@ -416,22 +413,12 @@ impl Vault {
     /// stripped) this is a compare-and-swap: a different on-disk hash yields `Conflict` with the
     /// current hash and changes nothing. The previous version goes to the history first; writing
     /// identical content is a no-op. Returns the new ETag.
-    pub fn update(
-        &self,
-        path: &NotePath,
-        content: &str,
-        expected_hash: Option<&str>,
-    ) -> Result<String> {
+    pub fn update(&self, path: &NotePath, content: &str, expected_hash: Option<&str>) -> Result<String> {
         let _lock = self.lock()?;
         self.update_locked(path, content, expected_hash)
     }
 
-    fn update_locked(
-        &self,
-        path: &NotePath,
-        content: &str,
-        expected_hash: Option<&str>,
-    ) -> Result<String> {
+    fn update_locked(&self, path: &NotePath, content: &str, expected_hash: Option<&str>) -> Result<String> {
         let file = path.resolve(&self.root)?;
         if !is_file(&file)? {
             return Err(VaultError::NotFound("note"));
@@ -493,11 +480,7 @@ impl Vault {
 
     /// Renames or moves a folder with everything in it, and the notes' history. Returns each
     /// moved note's old and new path, for the index and for link rewriting.
-    pub fn rename_folder(
-        &self,
-        from: &FolderPath,
-        to: &FolderPath,
-    ) -> Result<Vec<(NotePath, NotePath)>> {
+    pub fn rename_folder(&self, from: &FolderPath, to: &FolderPath) -> Result<Vec<(NotePath, NotePath)>> {
         if from.contains(to.as_str()) {
             return Err(VaultError::IntoItself);
         }
@@ -537,8 +520,7 @@ impl Vault {
             .into_iter()
             .map(|n| n.path)
             .collect();
-        let entry =
-            self.move_to_trash(&dir, path.as_str(), EntryKind::Folder, SystemTime::now())?;
+        let entry = self.move_to_trash(&dir, path.as_str(), EntryKind::Folder, SystemTime::now())?;
         Ok((entry, notes))
     }
 
@@ -684,14 +666,10 @@ impl Vault {
 
     /// One kept version's content.
     pub fn history_version(&self, path: &NotePath, timestamp: u64) -> Result<String> {
-        let file = self
-            .history_dir(path)?
-            .join(format!("{timestamp}{NOTE_SUFFIX}"));
+        let file = self.history_dir(path)?.join(format!("{timestamp}{NOTE_SUFFIX}"));
         match fs::read(&file) {
             Ok(bytes) => String::from_utf8(bytes).map_err(|_| VaultError::NotUtf8),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(VaultError::NotFound("history version"))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(VaultError::NotFound("history version")),
             Err(e) => Err(e.into()),
         }
     }
@@ -699,12 +677,7 @@ impl Vault {
     /// Writes a kept version back as the note's new content (the current content becomes a
     /// version itself, so a restore can be undone). Recreates the note if it no longer exists.
     /// Returns the new ETag.
-    pub fn restore_version(
-        &self,
-        path: &NotePath,
-        timestamp: u64,
-        expected_hash: Option<&str>,
-    ) -> Result<String> {
+    pub fn restore_version(&self, path: &NotePath, timestamp: u64, expected_hash: Option<&str>) -> Result<String> {
         let _lock = self.lock()?;
         let content = self.history_version(path, timestamp)?;
         if is_file(&path.resolve(&self.root)?)? {
@@ -775,20 +748,13 @@ impl Vault {
 
     /// Moves `source` into the trash under a free name; the record is written first so that a
     /// crash between the two steps leaves no unrecorded item.
-    fn move_to_trash(
-        &self,
-        source: &Path,
-        original: &str,
-        kind: EntryKind,
-        now: SystemTime,
-    ) -> Result<TrashEntry> {
+    fn move_to_trash(&self, source: &Path, original: &str, kind: EntryKind, now: SystemTime) -> Result<TrashEntry> {
         let trash = self.trash_root();
         resolve_checked(&self.root, TRASH_DIR)?;
         let mut index = self.load_trash_index()?;
         // Items never nest: below a trashed folder `a`, `a/b.md` becomes `a (2)/b.md`.
         let segments: Vec<&str> = original.split('/').collect();
-        let clash = (1..segments.len())
-            .find(|depth| index.entries.contains_key(&segments[..*depth].join("/")));
+        let clash = (1..segments.len()).find(|depth| index.entries.contains_key(&segments[..*depth].join("/")));
         let mut candidate = original.to_owned();
         let mut n = 1;
         while !self.trash_slot_free(&index, &candidate)? {
@@ -865,8 +831,7 @@ impl Vault {
             .into_iter()
             .find(|e| {
                 e.trash_path == wanted
-                    || (e.kind == EntryKind::File
-                        && e.trash_path == format!("{wanted}{NOTE_SUFFIX}"))
+                    || (e.kind == EntryKind::File && e.trash_path == format!("{wanted}{NOTE_SUFFIX}"))
             })
             .ok_or(VaultError::NotFound("trash entry"))
     }
@@ -882,11 +847,7 @@ impl Vault {
             let candidate = if n == 0 {
                 entry.original_path.clone()
             } else {
-                with_suffix(
-                    &entry.original_path,
-                    entry.kind,
-                    &format!(" (restored {n})"),
-                )
+                with_suffix(&entry.original_path, entry.kind, &format!(" (restored {n})"))
             };
             let resolved = match entry.kind {
                 EntryKind::File => NotePath::parse(&candidate)?.resolve(&self.root)?,
@@ -960,11 +921,7 @@ impl Vault {
     pub fn purge_trash(&self, max_age: Duration, now: SystemTime) -> Result<Vec<TrashEntry>> {
         let _lock = self.lock()?;
         let cutoff = now_ms(now.checked_sub(max_age).unwrap_or(UNIX_EPOCH));
-        let expired: Vec<TrashEntry> = self
-            .trash()?
-            .into_iter()
-            .filter(|e| e.deleted_at < cutoff)
-            .collect();
+        let expired: Vec<TrashEntry> = self.trash()?.into_iter().filter(|e| e.deleted_at < cutoff).collect();
         if expired.is_empty() {
             return Ok(expired);
         }
@@ -1038,27 +995,17 @@ impl Vault {
 
 /// `YYYY-MM-DD`.
 fn format_date(date: time::Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
+    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
 /// `Daily/YYYY-MM-DD.md`.
 pub fn daily_note_path(date: time::Date) -> Result<NotePath> {
-    Ok(NotePath::parse(&format!(
-        "{DAILY_FOLDER}/{}",
-        format_date(date)
-    ))?)
+    Ok(NotePath::parse(&format!("{DAILY_FOLDER}/{}", format_date(date)))?)
 }
 
 /// Fills a template's `{{date}}` and `{{title}}` placeholders.
 pub fn render_template(template: &str, date: &str, title: &str) -> String {
-    template
-        .replace("{{date}}", date)
-        .replace("{{title}}", title)
+    template.replace("{{date}}", date).replace("{{title}}", title)
 }
 
 /// `a/Plan.md` + ` (2)` -> `a/Plan (2).md`; folders get the suffix at the end.
@@ -1074,9 +1021,7 @@ fn with_suffix(path: &str, kind: EntryKind, suffix: &str) -> String {
 
 /// Case-insensitive first, exact as the tie-break, so the order is total and stable.
 fn alphabetical(a: &str, b: &str) -> std::cmp::Ordering {
-    a.to_lowercase()
-        .cmp(&b.to_lowercase())
-        .then_with(|| a.cmp(b))
+    a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b))
 }
 
 /// The addressable entries of a directory: (name, relative path, kind). Skips dot-entries,
@@ -1101,10 +1046,7 @@ fn visible_entries(dir: &Path, rel: &str) -> Result<Vec<(String, String, EntryKi
             if FolderPath::parse(&child_rel).is_ok() {
                 out.push((name, child_rel, EntryKind::Folder));
             }
-        } else if file_type.is_file()
-            && name.ends_with(NOTE_SUFFIX)
-            && NotePath::parse(&child_rel).is_ok()
-        {
+        } else if file_type.is_file() && name.ends_with(NOTE_SUFFIX) && NotePath::parse(&child_rel).is_ok() {
             out.push((name, child_rel, EntryKind::File));
         }
     }
@@ -1150,10 +1092,7 @@ fn walk_trash(dir: &Path, rel: &str, index: &TrashIndex, out: &mut Vec<TrashEntr
             if FolderPath::parse(&child_rel).is_ok() {
                 walk_trash(&dir.join(&name), &child_rel, index, out)?;
             }
-        } else if file_type.is_file()
-            && name.ends_with(NOTE_SUFFIX)
-            && NotePath::parse(&child_rel).is_ok()
-        {
+        } else if file_type.is_file() && name.ends_with(NOTE_SUFFIX) && NotePath::parse(&child_rel).is_ok() {
             out.push(TrashEntry {
                 original_path: child_rel.clone(),
                 trash_path: child_rel,

@@ -7,7 +7,7 @@ pub mod fs;
 pub mod path;
 
 pub use fs::{
-    EntryKind, HistoryVersion, Note, NoteFile, Restored, TrashEntry, TreeNode, Vault, VaultError,
-    content_hash, daily_note_path, write_atomic,
+    EntryKind, HistoryVersion, Note, NoteFile, Restored, TrashEntry, TreeNode, Vault, VaultError, content_hash,
+    daily_note_path, write_atomic,
 };
 pub use path::{FolderPath, NotePath, PathError};

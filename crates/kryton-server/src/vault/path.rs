@@ -118,9 +118,7 @@ impl NotePath {
 
     /// The containing folder, `None` at the vault root.
     pub fn parent(&self) -> Option<FolderPath> {
-        self.0
-            .rsplit_once('/')
-            .map(|(parent, _)| FolderPath(parent.to_owned()))
+        self.0.rsplit_once('/').map(|(parent, _)| FolderPath(parent.to_owned()))
     }
 
     /// This note's path with its first segments replaced: `from` must be an ancestor folder.
@@ -304,10 +302,7 @@ mod tests {
         assert_eq!(note("Projects/Plan").unwrap(), "Projects/Plan.md");
         assert_eq!(note("Projects/Plan.md").unwrap(), "Projects/Plan.md");
         assert_eq!(note("notes.txt").unwrap(), "notes.txt.md");
-        assert_eq!(
-            note("Übersicht/Café 2024").unwrap(),
-            "Übersicht/Café 2024.md"
-        );
+        assert_eq!(note("Übersicht/Café 2024").unwrap(), "Übersicht/Café 2024.md");
     }
 
     #[test]
@@ -343,10 +338,7 @@ mod tests {
         for raw in ["..", "../x", "a/../../x", "a/..", "./a", "a/./b", "."] {
             assert!(matches!(note(raw), Err(PathError::DotSegment)), "{raw}");
         }
-        assert!(matches!(
-            FolderPath::parse("a/.."),
-            Err(PathError::DotSegment)
-        ));
+        assert!(matches!(FolderPath::parse("a/.."), Err(PathError::DotSegment)));
     }
 
     #[test]
@@ -358,19 +350,8 @@ mod tests {
 
     #[test]
     fn rejects_control_characters() {
-        for raw in [
-            "a\0b",
-            "a\nb",
-            "a\rb",
-            "a\tb",
-            "a\u{7f}",
-            "a\u{85}b",
-            "\u{1b}[31m",
-        ] {
-            assert!(
-                matches!(note(raw), Err(PathError::ControlCharacter)),
-                "{raw:?}"
-            );
+        for raw in ["a\0b", "a\nb", "a\rb", "a\tb", "a\u{7f}", "a\u{85}b", "\u{1b}[31m"] {
+            assert!(matches!(note(raw), Err(PathError::ControlCharacter)), "{raw:?}");
         }
     }
 
@@ -380,39 +361,23 @@ mod tests {
             assert!(matches!(note(raw), Err(PathError::EmptySegment)), "{raw}");
         }
         assert_eq!(FolderPath::parse("a/b/").unwrap().as_str(), "a/b");
-        assert!(matches!(
-            FolderPath::parse("a//"),
-            Err(PathError::EmptySegment)
-        ));
+        assert!(matches!(FolderPath::parse("a//"), Err(PathError::EmptySegment)));
         assert!(matches!(FolderPath::parse("/"), Err(PathError::Empty)));
         assert!(matches!(FolderPath::parse(""), Err(PathError::Empty)));
     }
 
     #[test]
     fn rejects_hidden_segments() {
-        for raw in [
-            ".history/a",
-            ".trash/a.md",
-            "a/.git/config",
-            ".md",
-            ".lock",
-            "a/.x",
-        ] {
+        for raw in [".history/a", ".trash/a.md", "a/.git/config", ".md", ".lock", "a/.x"] {
             assert!(matches!(note(raw), Err(PathError::Hidden)), "{raw}");
         }
-        assert!(matches!(
-            FolderPath::parse(".trash"),
-            Err(PathError::Hidden)
-        ));
+        assert!(matches!(FolderPath::parse(".trash"), Err(PathError::Hidden)));
     }
 
     #[test]
     fn rejects_trailing_dots_and_spaces() {
         for raw in ["a./b", "a /b", "Note.", "Note ", "dir./x"] {
-            assert!(
-                matches!(note(raw), Err(PathError::TrailingDotOrSpace)),
-                "{raw:?}"
-            );
+            assert!(matches!(note(raw), Err(PathError::TrailingDotOrSpace)), "{raw:?}");
         }
         assert!(note(" leading space ok").is_ok());
     }
@@ -435,51 +400,31 @@ mod tests {
         ] {
             assert!(matches!(note(raw), Err(PathError::ReservedName)), "{raw}");
         }
-        for raw in [
-            "CONSOLE",
-            "COM0",
-            "COM10",
-            "LPT",
-            "auxiliary",
-            "icon",
-            "a/com1x",
-        ] {
+        for raw in ["CONSOLE", "COM0", "COM10", "LPT", "auxiliary", "icon", "a/com1x"] {
             assert!(note(raw).is_ok(), "{raw}");
         }
-        assert!(matches!(
-            FolderPath::parse("x/Aux"),
-            Err(PathError::ReservedName)
-        ));
+        assert!(matches!(FolderPath::parse("x/Aux"), Err(PathError::ReservedName)));
     }
 
     #[test]
     fn enforces_length_limits() {
         let segment = "a".repeat(252);
         assert!(note(&segment).is_ok()); // 252 + ".md" = 255
-        assert!(matches!(
-            note(&"a".repeat(253)),
-            Err(PathError::SegmentTooLong)
-        ));
+        assert!(matches!(note(&"a".repeat(253)), Err(PathError::SegmentTooLong)));
         let long = ["b".repeat(200), "c".repeat(200), "d".repeat(109)].join("/");
         assert_eq!(long.len() + 3, 514);
         assert!(matches!(note(&long), Err(PathError::TooLong)));
         let fits = ["b".repeat(200), "c".repeat(200), "d".repeat(107)].join("/");
         assert_eq!(note(&fits).unwrap().len(), 512);
         // Multibyte characters count in bytes.
-        assert!(matches!(
-            note(&"é".repeat(127)),
-            Err(PathError::SegmentTooLong)
-        ));
+        assert!(matches!(note(&"é".repeat(127)), Err(PathError::SegmentTooLong)));
     }
 
     #[test]
     fn messages_do_not_echo_input() {
         let err = note("../../secret-token-123").unwrap_err();
         assert!(!err.to_string().contains("secret"));
-        assert_eq!(
-            err.to_string(),
-            "path must not contain '.' or '..' segments"
-        );
+        assert_eq!(err.to_string(), "path must not contain '.' or '..' segments");
     }
 
     #[test]
@@ -511,10 +456,7 @@ mod tests {
         std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling.md")).unwrap();
         for raw in ["escape/secret", "escape/new", "link", "dangling"] {
             assert!(
-                matches!(
-                    NotePath::parse(raw).unwrap().resolve(root),
-                    Err(PathError::Symlink)
-                ),
+                matches!(NotePath::parse(raw).unwrap().resolve(root), Err(PathError::Symlink)),
                 "{raw}"
             );
         }

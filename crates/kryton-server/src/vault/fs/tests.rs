@@ -29,11 +29,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
             let entry = entry.unwrap();
             let path = entry.path();
             let ft = entry.file_type().unwrap();
-            let rel = path
-                .strip_prefix(dir)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
+            let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
             if ft.is_dir() {
                 out.push((format!("{rel}/"), Vec::new()));
                 stack.push(path);
@@ -106,10 +102,7 @@ fn create_refuses_existing_and_missing_reads_are_not_found() {
     v.create(&p, "1").unwrap();
     assert!(matches!(v.create(&p, "2"), Err(VaultError::AlreadyExists)));
     assert_eq!(v.read(&p).unwrap().content, "1");
-    assert!(matches!(
-        v.read(&np("missing")),
-        Err(VaultError::NotFound("note"))
-    ));
+    assert!(matches!(v.read(&np("missing")), Err(VaultError::NotFound("note"))));
     assert!(matches!(
         v.update(&np("missing"), "x", None),
         Err(VaultError::NotFound("note"))
@@ -191,15 +184,9 @@ fn concurrent_compare_and_swap_never_loses_an_update() {
         h.join().unwrap();
     }
     let v = Vault::new(root.as_ref());
-    assert_eq!(
-        v.read(&p).unwrap().content,
-        (threads * per_thread).to_string()
-    );
+    assert_eq!(v.read(&p).unwrap().content, (threads * per_thread).to_string());
     // Every overwrite kept its predecessor.
-    let kept = Vault::new(root.as_ref())
-        .with_history_limit(1000)
-        .history(&p)
-        .unwrap();
+    let kept = Vault::new(root.as_ref()).with_history_limit(1000).history(&p).unwrap();
     assert_eq!(kept.len(), threads * per_thread);
 }
 
@@ -318,10 +305,7 @@ fn restore_version_writes_it_back_as_a_new_version() {
     assert_eq!(v.read(&p).unwrap().content, "first");
     let versions = v.history(&p).unwrap();
     assert_eq!(versions.len(), 2);
-    assert_eq!(
-        v.history_version(&p, versions[0].timestamp).unwrap(),
-        "second"
-    );
+    assert_eq!(v.history_version(&p, versions[0].timestamp).unwrap(), "second");
 }
 
 #[test]
@@ -331,10 +315,7 @@ fn rename_moves_note_and_history_and_refuses_existing_target() {
     v.create(&a, "1").unwrap();
     v.update(&a, "2", None).unwrap();
     v.create(&np("taken"), "t").unwrap();
-    assert!(matches!(
-        v.rename(&a, &np("taken")),
-        Err(VaultError::AlreadyExists)
-    ));
+    assert!(matches!(v.rename(&a, &np("taken")), Err(VaultError::AlreadyExists)));
     let b = np("deep/er/b");
     v.rename(&a, &b).unwrap();
     assert!(matches!(v.read(&a), Err(VaultError::NotFound(_))));
@@ -389,9 +370,7 @@ fn folders_create_rename_delete() {
         Err(VaultError::AlreadyExists)
     ));
 
-    let mut moved = v
-        .rename_folder(&fp("Projects"), &fp("Work/Projects"))
-        .unwrap();
+    let mut moved = v.rename_folder(&fp("Projects"), &fp("Work/Projects")).unwrap();
     moved.sort();
     assert_eq!(
         moved,
@@ -400,10 +379,7 @@ fn folders_create_rename_delete() {
             (np("Projects/Top"), np("Work/Projects/Top")),
         ]
     );
-    assert_eq!(
-        v.read(&np("Work/Projects/2024/Q1")).unwrap().content,
-        "q1 v2"
-    );
+    assert_eq!(v.read(&np("Work/Projects/2024/Q1")).unwrap().content, "q1 v2");
     assert_eq!(v.history(&np("Work/Projects/2024/Q1")).unwrap().len(), 1);
     assert!(!v.root().join(".history/Projects").exists());
 
@@ -411,10 +387,7 @@ fn folders_create_rename_delete() {
     notes.sort();
     assert_eq!(entry.kind, EntryKind::Folder);
     assert_eq!(entry.original_path, "Work");
-    assert_eq!(
-        notes,
-        vec![np("Work/Projects/2024/Q1"), np("Work/Projects/Top")]
-    );
+    assert_eq!(notes, vec![np("Work/Projects/2024/Q1"), np("Work/Projects/Top")]);
     assert!(!v.root().join("Work").exists());
     assert!(v.root().join(".trash/Work/Projects/Top.md").is_file());
     assert!(matches!(
@@ -509,10 +482,7 @@ fn delete_moves_to_trash_with_suffix_when_taken() {
     let index: serde_json::Value =
         serde_json::from_slice(&fs::read(v.root().join(".trash/.index.json")).unwrap()).unwrap();
     assert_eq!(index["version"], 1);
-    assert_eq!(
-        index["entries"]["dir/Plan (2).md"]["originalPath"],
-        "dir/Plan.md"
-    );
+    assert_eq!(index["entries"]["dir/Plan (2).md"]["originalPath"], "dir/Plan.md");
     assert_eq!(index["entries"]["dir/Plan (2).md"]["kind"], "file");
 }
 
@@ -528,12 +498,7 @@ fn trashed_items_never_nest() {
     assert_eq!(entry.original_path, "a/b.md");
     v.create(&np("a/c"), "c").unwrap();
     v.delete_folder(&fp("a")).unwrap();
-    let mut trash: Vec<String> = v
-        .trash()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.trash_path)
-        .collect();
+    let mut trash: Vec<String> = v.trash().unwrap().into_iter().map(|e| e.trash_path).collect();
     trash.sort();
     assert_eq!(trash, ["a", "a (2)/b.md", "a (3)"]);
     let restored = v.restore_from_trash("a (2)/b.md").unwrap();
@@ -575,10 +540,7 @@ fn restore_folder_brings_its_notes_back() {
     let restored = v.restore_from_trash("F/").unwrap();
     assert_eq!(restored.path, "F (restored 1)");
     assert_eq!(restored.kind, EntryKind::Folder);
-    assert_eq!(
-        restored.notes,
-        vec![np("F (restored 1)/sub/y"), np("F (restored 1)/x")]
-    );
+    assert_eq!(restored.notes, vec![np("F (restored 1)/sub/y"), np("F (restored 1)/x")]);
     // Empty trash directories are cleaned up.
     assert!(v.trash().unwrap().is_empty());
 }
@@ -612,16 +574,10 @@ fn delete_forever_empty_and_purge() {
 
     // Nothing is older than a day yet.
     let now = SystemTime::now();
-    assert!(
-        v.purge_trash(Duration::from_secs(86_400), now)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(v.purge_trash(Duration::from_secs(86_400), now).unwrap().is_empty());
     // Thirty-one days later both go.
     let later = now + Duration::from_secs(31 * 86_400);
-    let purged = v
-        .purge_trash(Duration::from_secs(30 * 86_400), later)
-        .unwrap();
+    let purged = v.purge_trash(Duration::from_secs(30 * 86_400), later).unwrap();
     assert_eq!(purged.len(), 2);
     assert!(v.trash().unwrap().is_empty());
 
@@ -652,12 +608,7 @@ fn purge_keeps_recent_items() {
         .unwrap();
     assert_eq!(purged.len(), 1);
     assert_eq!(purged[0].original_path, "old.md");
-    let left: Vec<_> = v
-        .trash()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.trash_path)
-        .collect();
+    let left: Vec<_> = v.trash().unwrap().into_iter().map(|e| e.trash_path).collect();
     assert_eq!(left, ["new.md"]);
 }
 
@@ -728,10 +679,7 @@ fn symlinks_are_never_followed() {
 fn daily_notes_are_idempotent_and_use_templates() {
     let (_dir, v) = vault();
     let date = time::macros::date!(2024 - 03 - 07);
-    assert_eq!(
-        daily_note_path(date).unwrap().as_str(),
-        "Daily/2024-03-07.md"
-    );
+    assert_eq!(daily_note_path(date).unwrap().as_str(), "Daily/2024-03-07.md");
     let (note, created) = v.daily(date, None).unwrap();
     assert!(created);
     assert_eq!(note.content, "# 2024-03-07\n\n");
@@ -740,15 +688,11 @@ fn daily_notes_are_idempotent_and_use_templates() {
     assert!(!created);
     assert_eq!(again.content, "edited");
 
-    v.create(&np("Templates/Daily"), "# {{date}}\n## Log\n")
-        .unwrap();
-    v.create(&np("Templates/Meeting"), "# {{title}} meeting\n")
-        .unwrap();
+    v.create(&np("Templates/Daily"), "# {{date}}\n## Log\n").unwrap();
+    v.create(&np("Templates/Meeting"), "# {{title}} meeting\n").unwrap();
     let (note, _) = v.daily(time::macros::date!(2024 - 03 - 08), None).unwrap();
     assert_eq!(note.content, "# 2024-03-08\n## Log\n");
-    let (note, _) = v
-        .daily(time::macros::date!(2024 - 03 - 09), Some("Meeting"))
-        .unwrap();
+    let (note, _) = v.daily(time::macros::date!(2024 - 03 - 09), Some("Meeting")).unwrap();
     assert_eq!(note.content, "# 2024-03-09 meeting\n");
     assert!(matches!(
         v.daily(time::macros::date!(2024 - 03 - 10), Some("Nope")),
@@ -766,14 +710,8 @@ fn templates_list_and_read() {
     assert_eq!(v.templates().unwrap(), ["A", "b"]);
     assert_eq!(v.template("A").unwrap(), "A");
     assert_eq!(v.template("b.md").unwrap(), "B");
-    assert!(matches!(
-        v.template("sub/nested"),
-        Err(VaultError::NotFound(_))
-    ));
-    assert!(matches!(
-        v.template("missing"),
-        Err(VaultError::NotFound("template"))
-    ));
+    assert!(matches!(v.template("sub/nested"), Err(VaultError::NotFound(_))));
+    assert!(matches!(v.template("missing"), Err(VaultError::NotFound("template"))));
     assert!(matches!(v.template(".."), Err(VaultError::Path(_))));
 }
 
@@ -787,10 +725,7 @@ fn init_writes_the_welcome_note_once() {
     assert!(!v.init().unwrap());
     v.delete(&np("Welcome")).unwrap();
     v.create(&np("mine"), "x").unwrap();
-    assert!(
-        !v.init().unwrap(),
-        "a vault with notes gets no welcome note"
-    );
+    assert!(!v.init().unwrap(), "a vault with notes gets no welcome note");
 }
 
 #[test]
