@@ -6,7 +6,7 @@
 #                         like the official image (CARGO_HOME=/usr/local/cargo)
 # The tags are read from the Dockerfile's ARG defaults, so the real Dockerfile builds unchanged.
 # Needs a running Docker engine, debootstrap and the Debian mirror apt already uses.
-# Re-runs are cheap: an image that already exists is kept (FORCE=1 remakes both).
+# Re-runs are cheap: an image that already exists is kept (FORCE=1 remakes both; or docker rmi one).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +54,13 @@ else
   # (share/ is documentation). cargo is a standalone binary.
   mkdir -p "$WORK/build/usr/local/rust" "$WORK/build/usr/local/cargo/bin"
   cp -a "$sysroot/bin" "$sysroot/lib" "$WORK/build/usr/local/rust/"
+  # cargo fetches crates over HTTPS from inside the build: trust what the host trusts (a machine
+  # whose egress goes through a TLS proxy adds its CA under /usr/local/share/ca-certificates).
+  # Only this local stand-in gets it; the official image never sees the host's CAs.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$WORK/build/usr/local/share/ca-certificates/"
+    chroot "$WORK/build" update-ca-certificates >/dev/null
+  fi
   tar -C "$WORK/build" -c . | docker import \
     --change 'ENV RUSTUP_HOME=/usr/local/rustup' \
     --change 'ENV CARGO_HOME=/usr/local/cargo' \
