@@ -89,9 +89,10 @@ ver=$(docker run --rm --network none "$IMAGE" version 2>&1)
   && pass "kryton version: $ver" || fail "kryton version printed '$ver'"
 
 # --- 4. run against a database ---------------------------------------------------------------------
-http_get() { # PATH -> body on stdout, status in $code
+http_get() { # PATH -> sets $code (HTTP status, 000 when nothing answered) and $body
+  rm -f "$LOGDIR/body"
   code=$(curl -s -o "$LOGDIR/body" -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT$1") || code=000
-  cat "$LOGDIR/body" 2>/dev/null
+  body=$(cat "$LOGDIR/body" 2>/dev/null || true)
 }
 
 # smoke NAME [docker run options...]: start the server, check it, stop it, then `migrate` again.
@@ -102,9 +103,9 @@ smoke() {
        -v "$VOL:/data" "$@" "$IMAGE" >/dev/null; then
     fail "$name: docker run"; return
   fi
-  local ready="" body
+  local ready="" code="" body=""
   for _ in $(seq 1 120); do
-    body=$(http_get /readyz)
+    http_get /readyz
     if [[ $code == 200 ]]; then ready=1; break; fi
     [[ $(docker inspect -f '{{.State.Running}}' "$CTR") == true ]] || break
     sleep 1
@@ -115,9 +116,9 @@ smoke() {
     fail "$name: /readyz never 200 (last: $code $body); container logs:"
     docker logs --tail 30 "$CTR" 2>&1 | sed 's/^/    /'
   fi
-  body=$(http_get /healthz)
+  http_get /healthz
   [[ $code == 200 ]] && pass "$name: /healthz 200" || fail "$name: /healthz $code $body"
-  body=$(http_get /api/version)
+  http_get /api/version
   if [[ $code == 200 && $body == *"\"commit\":\"$COMMIT\""* ]]; then
     pass "$name: /api/version commit = built commit ($body)"
   else
@@ -141,6 +142,11 @@ smoke() {
   fi
   docker volume rm -f "$VOL" >/dev/null
 }
+
+if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/"; then
+  fail "port $PORT already answers on 127.0.0.1: stop whatever listens there or set SMOKE_PORT"
+  finish
+fi
 
 # SQLite: the image's defaults, with the root filesystem read-only as in the Helm chart.
 smoke sqlite --read-only --tmpfs /tmp:rw,size=64m
