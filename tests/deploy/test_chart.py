@@ -300,6 +300,7 @@ def test_security_context(render):
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
     assert pod["automountServiceAccountToken"] is False
+    assert pod["enableServiceLinks"] is False
     sc = server_container(render())["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
