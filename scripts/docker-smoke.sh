@@ -8,7 +8,7 @@
 #      machine's PostgreSQL (a throwaway database kryton_docker_<random>), both --network host:
 #      /healthz, /readyz, /api/version commit == built commit, `kryton healthcheck` inside the
 #      container, clean exit on SIGTERM, then `docker run IMAGE migrate` exits 0 on the
-#      up-to-date database
+#      up-to-date database; a bad setting exits 2 and an unreachable database exits 3
 # Containers use only --network host (no bridge networks on these machines) and port $SMOKE_PORT.
 # Leaves nothing behind but the images; stops the engine if it started it (KEEP_DOCKERD=1 keeps it).
 # Last line: "docker-smoke: N passed, M failed"; exit status non-zero on any failure.
@@ -84,6 +84,11 @@ uid=$(docker run --rm --network none --entrypoint id "$IMAGE" -u 2>&1)
 [[ $uid == 10001 ]] && pass "runs as uid 10001" || fail "runs as uid '$uid', want 10001"
 cfg=$(docker image inspect "$IMAGE" --format '{{json .Config.Entrypoint}} {{json .Config.Cmd}} {{.Config.User}}')
 [[ $cfg == '["kryton"] ["serve"] 10001:10001' ]] && pass "entrypoint kryton, cmd serve" || fail "image config: $cfg"
+hc=$(docker image inspect "$IMAGE" --format '{{json .Config.Healthcheck.Test}}')
+[[ $hc == '["CMD","kryton","healthcheck"]' ]] && pass "HEALTHCHECK kryton healthcheck" || fail "HEALTHCHECK is $hc"
+envs=$(docker image inspect "$IMAGE" --format '{{join .Config.Env " "}}')
+[[ " $envs " == *" DATA_DIR=/data "* && " $envs " == *" NOTES_DIR=/data/notes "* ]] \
+  && pass "DATA_DIR=/data NOTES_DIR=/data/notes" || fail "image env: $envs"
 ver=$(docker run --rm --network none "$IMAGE" version 2>&1)
 [[ $ver == *"$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"* ]] \
   && pass "kryton version: $ver" || fail "kryton version printed '$ver'"
@@ -147,6 +152,14 @@ if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/"; then
   fail "port $PORT already answers on 127.0.0.1: stop whatever listens there or set SMOKE_PORT"
   finish
 fi
+
+# Failures surface as the documented exit codes (what `restart: unless-stopped` and a Deployment
+# crashloop on), not as a container that hangs or exits 0.
+rc=0; docker run --rm --network host -e PORT=not-a-port "$IMAGE" >"$LOGDIR/bad-config.log" 2>&1 || rc=$?
+[[ $rc == 2 ]] && pass "invalid configuration exits 2" || fail "PORT=not-a-port exited $rc, want 2"
+rc=0; docker run --rm --network host -e DB_CONNECT_TIMEOUT=2s \
+  -e POSTGRES_URL="postgres://$PGUSER@127.0.0.1:1/unreachable" "$IMAGE" migrate >"$LOGDIR/unreachable.log" 2>&1 || rc=$?
+[[ $rc == 3 ]] && pass "migrate against an unreachable database exits 3" || fail "unreachable database: exit $rc, want 3"
 
 # SQLite: the image's defaults, with the root filesystem read-only as in the Helm chart.
 smoke sqlite --read-only --tmpfs /tmp:rw,size=64m
