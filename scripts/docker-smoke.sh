@@ -8,7 +8,8 @@
 #      machine's PostgreSQL (a throwaway database kryton_docker_<random>), both --network host:
 #      /healthz, /readyz, /api/version commit == built commit, `kryton healthcheck` inside the
 #      container, clean exit on SIGTERM, then `docker run IMAGE migrate` exits 0 on the
-#      up-to-date database; a bad setting exits 2 and an unreachable database exits 3
+#      up-to-date database; a bad setting exits 2 and an unreachable database exits 3; the Helm
+#      chart's `helm test` script, run in the image, passes against the running server
 # Containers use only --network host (no bridge networks on these machines) and port $SMOKE_PORT.
 # Leaves nothing behind but the images; stops the engine if it started it (KEEP_DOCKERD=1 keeps it).
 # Last line: "docker-smoke: N passed, M failed"; exit status non-zero on any failure.
@@ -129,6 +130,15 @@ smoke() {
   else
     fail "$name: /api/version $code $body (want commit $COMMIT)"
   fi
+  if [[ -n $hook_script ]]; then
+    # The chart's `helm test` pod script, in this image, against this server (as the pod would).
+    if docker run --rm --network host --read-only --user 10001:10001 --entrypoint bash "$IMAGE" \
+         -c "$hook_script" >"$LOGDIR/$name-helm-test.log" 2>&1; then
+      pass "$name: the chart's helm test script passes in the image"
+    else
+      fail "$name: the chart's helm test script failed: $(tail -n 3 "$LOGDIR/$name-helm-test.log")"
+    fi
+  fi
   if docker exec "$CTR" kryton healthcheck >/dev/null 2>&1; then
     pass "$name: kryton healthcheck (the image's HEALTHCHECK) exits 0"
   else
@@ -147,6 +157,25 @@ smoke() {
   fi
   docker volume rm -f "$VOL" >/dev/null
 }
+
+# The Helm chart's test-hook script, rendered by the real helm for a Service at 127.0.0.1:$PORT
+# (the chart is rendered from a temporary copy holding a stub of its optional subchart).
+hook_script=""
+if bash scripts/tools-install.sh >/dev/null; then
+  chart_tmp=$(mktemp -d)
+  cp -r charts/kryton "$chart_tmp/"
+  mkdir -p "$chart_tmp/kryton/charts/postgresql"
+  printf 'apiVersion: v2\nname: postgresql\nversion: 16.4.5\ndescription: stub for rendering only\n' \
+    > "$chart_tmp/kryton/charts/postgresql/Chart.yaml"
+  crate_version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+  hook_script=$(.tools/bin/helm template smoke "$chart_tmp/kryton" --set fullnameOverride=127.0.0.1 \
+      --set service.port="$PORT" --set image.tag="$crate_version" \
+      --show-only templates/tests/test-endpoints.yaml \
+    | .venv/bin/python -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["spec"]["containers"][0]["args"][0])') \
+    || hook_script=""
+  rm -rf "$chart_tmp"
+fi
+[[ -n $hook_script ]] && pass "rendered the chart's helm test script" || fail "could not render the chart's helm test script"
 
 if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/"; then
   fail "port $PORT already answers on 127.0.0.1: stop whatever listens there or set SMOKE_PORT"
