@@ -48,6 +48,11 @@ if have_image "$BUILD_TAG"; then
   echo "base: $BUILD_TAG already present"
 else
   sysroot=$(rustc --print sysroot)
+  host_minor=$(rustc --version | sed -n 's/^rustc \([0-9]*\.[0-9]*\).*/\1/p')
+  tag_minor=$(sed -n 's/^rust:\([0-9]*\.[0-9]*\).*/\1/p' <<<"$BUILD_TAG")
+  if [[ "$host_minor" != "$tag_minor" ]]; then
+    echo "base: warning: $BUILD_TAG will hold the host's rustc $host_minor, not $tag_minor" >&2
+  fi
   echo "base: debootstrap $SUITE + toolchain $(rustc --version) -> $BUILD_TAG"
   bootstrap "$WORK/build" "gcc,libc6-dev,pkg-config,ca-certificates,git,make"
   # rustc finds its libraries relative to its own path, so bin/ + lib/ is a complete toolchain
