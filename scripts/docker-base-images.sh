@@ -64,7 +64,7 @@ else
   # Only this local stand-in gets it; the official image never sees the host's CAs.
   if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     cp /usr/local/share/ca-certificates/*.crt "$WORK/build/usr/local/share/ca-certificates/"
-    chroot "$WORK/build" update-ca-certificates >/dev/null
+    chroot "$WORK/build" update-ca-certificates >/dev/null 2>&1
   fi
   tar -C "$WORK/build" -c . | docker import \
     --change 'ENV RUSTUP_HOME=/usr/local/rustup' \
