@@ -7,3 +7,5 @@ scripts/ensure-postgres.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+# Image, Compose files and Helm chart, checked offline with real tools (installs them on first run).
+scripts/check-deploy.sh
