@@ -430,7 +430,7 @@ async fn path_attacks(backend: Backend) {
         "trailing.%2Fx",
         "escape%2Fsecret",
         &"x".repeat(300),
-        &format!("{}", "ab%2F".repeat(200)),
+        &"ab%2F".repeat(200).to_string(),
     ];
     for attack in attacks {
         for (method, body) in [
@@ -475,12 +475,13 @@ fn decode(text: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
