@@ -39,6 +39,21 @@ pub enum Command {
         #[arg(long)]
         user: Option<String>,
     },
+    /// The pre-upgrade checklist: run the NEW release's binary against the running server. Exits 0
+    /// when the upgrade is safe (or, after it, when this release is live), 1 otherwise.
+    UpgradeCheck {
+        /// The running server, e.g. https://notes.example.org
+        #[arg(long)]
+        url: String,
+        /// The release you intend to deploy; refuses when this binary is a different one.
+        #[arg(long)]
+        target_version: Option<String>,
+        /// A backup in BACKUP_DIR younger than this counts as recent.
+        #[arg(long, default_value = "24h")]
+        backup_max_age: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the version and the commit this binary was built from.
     Version,
     /// Probe a running server's /healthz; exit 0 when it answers 200 (for container health checks).
@@ -120,6 +135,15 @@ async fn run(cli: Cli) -> i32 {
         None | Some(Command::Serve) => boot::run(config.clone(), boot::shutdown_signal()).await,
         Some(Command::Migrate(args)) => migrate_command(&config, args).await,
         Some(Command::Reindex { user }) => reindex_command(&config, user).await,
+        Some(Command::UpgradeCheck {
+            url,
+            target_version,
+            backup_max_age,
+            json,
+        }) => match upgrade_check_command(&config, &url, target_version.as_deref(), &backup_max_age, json).await {
+            Ok(safe) => return if safe { exit_code::OK } else { exit_code::OTHER },
+            Err(e) => Err(e),
+        },
         Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
     };
     match result {
@@ -136,6 +160,26 @@ fn fatal(termination_log: &std::path::Path, error: &BootError) -> i32 {
         let _ = std::fs::write(termination_log, format!("{error}\n"));
     }
     code
+}
+
+/// Prints the checklist; `Ok(true)` when the upgrade is safe or already live.
+async fn upgrade_check_command(
+    config: &Config,
+    url: &str,
+    target_version: Option<&str>,
+    backup_max_age: &str,
+    json: bool,
+) -> Result<bool, BootError> {
+    let max_age = kryton_migrate::parse_duration(backup_max_age)
+        .map_err(|e| BootError::Config(crate::config::ConfigError(vec![format!("--backup-max-age: {e}")])))?;
+    let set = migrations::for_config(config).map_err(MigrateError::from)?;
+    let check = crate::upgrade_check::run(url, target_version, &set, &config.backup_dir, max_age).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&check).unwrap_or_default());
+    } else {
+        check.print();
+    }
+    Ok(check.safe)
 }
 
 async fn reindex_command(config: &Config, user: Option<String>) -> Result<(), BootError> {

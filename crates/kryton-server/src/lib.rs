@@ -14,6 +14,7 @@ pub mod migrations;
 pub mod notes;
 pub mod store;
 pub mod telemetry;
+pub mod upgrade_check;
 pub mod vault;
 pub mod version;
 

@@ -112,6 +112,10 @@ impl TestEnv {
         self.extra_env.push((key.to_owned(), value.to_owned()));
     }
 
+    pub fn unset_env(&mut self, key: &str) {
+        self.extra_env.retain(|(k, _)| k != key);
+    }
+
     pub fn migrations_dir(&self) -> PathBuf {
         self.dir.path().join("migrations")
     }
