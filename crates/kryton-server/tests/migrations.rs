@@ -94,7 +94,7 @@ async fn failing_migration_rolls_back(backend: Backend) {
     assert!(!env.table_exists("after_broken").await);
     if backend == Backend::Postgres {
         let locks = env
-            .scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            .scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
             .await;
         assert_eq!(locks, 0, "no advisory lock may outlive the process");
     }
@@ -255,16 +255,20 @@ both_backends!(out_of_order_needs_the_flag);
 /// `expand`, refuses when one is `contract`.
 async fn older_binary_against_newer_schema(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
-    env.write_migration("0001_t.sql", TABLE_T);
-    env.write_migration(
-        "0002_add.sql",
-        "-- kryton:compat=expand\nALTER TABLE t ADD COLUMN extra TEXT;\n",
+    // The server's own schema, then a table and a later additive change to it.
+    let n = env.write_shipped_migrations();
+    let (table, add, drop) = (
+        format!("{:04}_t.sql", n + 1),
+        format!("{:04}_add.sql", n + 2),
+        format!("{:04}_drop", n + 3),
     );
+    env.write_migration(&table, TABLE_T);
+    env.write_migration(&add, "-- kryton:compat=expand\nALTER TABLE t ADD COLUMN extra TEXT;\n");
     env.run(&["migrate"]).await.assert_code(0);
     let ledger = env.ledger().await;
 
-    // The "older binary": the same engine given only the first file.
-    env.remove_migration("0002_add.sql");
+    // The "older binary": the same engine without the newest (expand) file. It serves.
+    env.remove_migration(&add);
     let mut child = env.spawn(&["serve"]);
     env.wait_ready(&mut child, Duration::from_secs(30)).await;
     child.start_kill().unwrap();
@@ -272,19 +276,16 @@ async fn older_binary_against_newer_schema(backend: Backend) {
     assert!(run.stderr().contains("compatibility mode"), "{}", run.stderr());
     assert_eq!(env.ledger().await, ledger, "compatibility mode writes nothing");
 
-    // Now the newer release had shipped a contract migration.
-    env.write_migration(
-        "0002_add.sql",
-        "-- kryton:compat=expand\nALTER TABLE t ADD COLUMN extra TEXT;\n",
-    );
-    env.write_migration("0003_drop.sql", "-- kryton:compat=contract\nDROP TABLE t;\n");
+    // Now the newer release had shipped a contract migration: the older binary refuses.
+    env.write_migration(&add, "-- kryton:compat=expand\nALTER TABLE t ADD COLUMN extra TEXT;\n");
+    env.write_migration(&format!("{drop}.sql"), "-- kryton:compat=contract\nDROP TABLE t;\n");
     env.set_env("MIGRATION_BACKUP", "off");
     env.run(&["migrate"]).await.assert_code(0);
-    env.remove_migration("0003_drop.sql");
+    env.remove_migration(&format!("{drop}.sql"));
     let run = env.run(&["serve"]).await;
     run.assert_code(11);
     assert!(
-        run.stderr().contains("0003_drop") && run.stderr().contains("contract"),
+        run.stderr().contains(&drop) && run.stderr().contains("contract"),
         "{}",
         run.stderr()
     );

@@ -13,32 +13,8 @@ use serde_json::{Value, json};
 const FIXTURE_USER: &str = "f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1";
 const FIXTURE_NOTE: &str = "# Fixture\nThe fixtureword lives here. #fixturetag";
 
-fn dialect_dir(backend: Backend) -> PathBuf {
-    let dialect = if backend == Backend::Postgres {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(dialect)
-}
-
-/// The shipped migration files, in order.
 fn history(backend: Backend) -> Vec<(String, String)> {
-    let mut files: Vec<_> = std::fs::read_dir(dialect_dir(backend))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    common::shipped_migrations(backend)
 }
 
 fn fixture(version: usize) -> String {

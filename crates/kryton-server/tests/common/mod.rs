@@ -48,6 +48,29 @@ pub struct TestEnv {
     extra_env: Vec<(String, String)>,
 }
 
+/// The migration files the binary embeds, in order, as (file name, text).
+pub fn shipped_migrations(backend: Backend) -> Vec<(String, String)> {
+    let dialect = if backend == Backend::Postgres {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -126,6 +149,16 @@ impl TestEnv {
         std::fs::write(self.migrations_dir().join(name), sql).unwrap();
         let dir = self.migrations_dir().display().to_string();
         self.set_env("KRYTON_MIGRATIONS_DIR", &dir);
+    }
+
+    /// Copies the migrations the binary ships, so that a server on a custom migration directory
+    /// still has its own schema; returns how many there are (test migrations number after them).
+    pub fn write_shipped_migrations(&mut self) -> usize {
+        let files = shipped_migrations(self.backend);
+        for (name, text) in &files {
+            self.write_migration(name, text);
+        }
+        files.len()
     }
 
     pub fn remove_migration(&self, name: &str) {
