@@ -199,7 +199,7 @@ pub async fn apply_children(
         }
         None => match cj_api.delete(&cj_name, &DeleteParams::background()).await {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) if is_not_found(&e) => {}
             Err(source) => {
                 return Err(Error::Apply {
                     kind: "CronJob",
@@ -210,6 +210,12 @@ pub async fn apply_children(
         },
     }
     Ok(deployment)
+}
+
+/// A 404 answer: the object is already gone. (Some API servers and fakes put a non-standard
+/// reason on it, so the code is trusted too.)
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.is_not_found() || s.code == 404)
 }
 
 /// Outcome of the snapshot step, for the status.
@@ -306,7 +312,7 @@ async fn snapshot_step(
     for (_, name) in existing.iter().skip(retention as usize) {
         match api.delete(name, &DeleteParams::background()).await {
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.is_not_found() => {}
+            Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
         }
     }
@@ -456,16 +462,18 @@ pub fn error_policy(k: Arc<Kryton>, error: &Error, ctx: Arc<Context>) -> Action 
 pub async fn run(client: Client, ctx: Arc<Context>) {
     let krytons: Api<Kryton> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
-    let ready_reader = reader.clone();
-    let metrics = ctx.metrics.clone();
-    tokio::spawn(async move {
-        if ready_reader.wait_until_ready().await.is_ok() {
-            metrics.ready.store(true, Ordering::Relaxed);
-        }
-    });
     // Status writes do not change the generation, so they do not trigger another reconcile.
+    let metrics = ctx.metrics.clone();
     let trigger = watcher(krytons, watcher::Config::default())
         .default_backoff()
+        // Ready once the initial list of Kryton resources is in the cache.
+        .inspect(move |event| {
+            if matches!(event, Ok(watcher::Event::InitDone))
+                && !metrics.ready.swap(true, Ordering::Relaxed)
+            {
+                tracing::info!("the Kryton cache is synced; ready");
+            }
+        })
         .reflect(writer)
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
