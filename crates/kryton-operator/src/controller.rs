@@ -55,24 +55,31 @@ pub enum Error {
 /// Asks a Kryton server which version it serves.
 pub trait VersionProbe: Send + Sync {
     /// `GET /api/version` on the instance's Service.
-    fn served_version(&self, namespace: &str, name: &str) -> BoxFuture<'static, ServedVersion>;
+    fn served_version(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> BoxFuture<'static, ServedVersion>;
 }
 
-/// The in-cluster probe: `http://<name>.<namespace>.svc:3001/api/version`.
+/// The in-cluster probe: `http://<name>.<namespace>.svc:<service.port>/api/version`.
 pub struct HttpVersionProbe {
     pub timeout: Duration,
 }
 
 impl VersionProbe for HttpVersionProbe {
-    fn served_version(&self, namespace: &str, name: &str) -> BoxFuture<'static, ServedVersion> {
+    fn served_version(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> BoxFuture<'static, ServedVersion> {
         let host = format!("{name}.{namespace}.svc");
         let timeout = self.timeout;
         Box::pin(async move {
-            match tokio::time::timeout(
-                timeout,
-                crate::http::get_json(&host, builders::HTTP_PORT as u16, "/api/version"),
-            )
-            .await
+            match tokio::time::timeout(timeout, crate::http::get_json(&host, port, "/api/version"))
+                .await
             {
                 Err(_) => ServedVersion::Unreachable(format!("{host}: timed out")),
                 Ok(Err(e)) => ServedVersion::Unreachable(format!("{host}: {e}")),
@@ -414,7 +421,8 @@ async fn reconcile_inner(k: &Kryton, ctx: &Context) -> Result<Action, Error> {
         .await?
         .items;
     let served = if status::rollout(Some(&deployment), version) == status::Rollout::Complete {
-        ctx.probe.served_version(&ns, &name).await
+        let port = u16::try_from(report.settings.service_port).unwrap_or(3001);
+        ctx.probe.served_version(&ns, &name, port).await
     } else {
         ServedVersion::NotChecked
     };

@@ -124,8 +124,13 @@ struct FixedProbe {
 }
 
 impl VersionProbe for FixedProbe {
-    fn served_version(&self, namespace: &str, name: &str) -> BoxFuture<'static, ServedVersion> {
-        assert_eq!((namespace, name), ("team", "notes"));
+    fn served_version(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> BoxFuture<'static, ServedVersion> {
+        assert_eq!((namespace, name, port), ("team", "notes", 3001));
         self.calls.fetch_add(1, Ordering::SeqCst);
         let a = self.answer.clone();
         Box::pin(async move { a })
