@@ -50,6 +50,8 @@ struct World {
     fail_apply_of: Option<&'static str>,
     /// Snapshots that exist.
     snapshots: Vec<Value>,
+    /// The cluster has no VolumeSnapshot CRD.
+    no_snapshot_crd: bool,
 }
 
 impl Default for World {
@@ -59,6 +61,7 @@ impl Default for World {
             pods: vec![],
             fail_apply_of: None,
             snapshots: vec![],
+            no_snapshot_crd: false,
         }
     }
 }
@@ -106,6 +109,14 @@ fn answer(world: &World, seen: &Seen) -> (StatusCode, Value) {
         (&Method::GET, _) if seen.path.ends_with("/pods") => (
             StatusCode::OK,
             json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": world.pods}),
+        ),
+        (&Method::GET, _) if seen.path.ends_with("/volumesnapshots") && world.no_snapshot_crd => (
+            StatusCode::NOT_FOUND,
+            status_json(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
         ),
         (&Method::GET, _) if seen.path.ends_with("/volumesnapshots") => (
             StatusCode::OK,
@@ -655,5 +666,42 @@ async fn an_unchanged_status_is_not_rewritten() {
         !seen2.iter().any(|s| s.path == STATUS_PATH),
         "{:?}",
         seen2.iter().map(|s| &s.path).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_cluster_without_snapshot_support_is_reported_not_hidden() {
+    let mut k = kryton("0.1.0", 1, None);
+    k.spec.snapshot = Some(SnapshotSpec {
+        schedule: "0 0 * * *".into(),
+        retention: 2,
+        volume_snapshot_class_name: None,
+    });
+    let world = World {
+        deployment_status: json!({"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "availableReplicas": 1}),
+        no_snapshot_crd: true,
+        ..Default::default()
+    };
+    let (result, seen, _, _) =
+        reconcile_once(k, world, ServedVersion::Reports("0.1.0".into())).await;
+    // The server itself is fine: it is Ready, and the snapshot problem has its own condition.
+    assert!(result.is_ok());
+    let st = &seen.last().unwrap().body;
+    assert_eq!(condition(st, "Ready")["status"], "True");
+    assert_eq!(condition(st, "SnapshotsHealthy")["status"], "False");
+    assert_eq!(
+        condition(st, "SnapshotsHealthy")["reason"],
+        "SnapshotFailed"
+    );
+    assert!(
+        condition(st, "SnapshotsHealthy")["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not find")
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == Method::PATCH && s.path.contains("volumesnapshots"))
     );
 }
