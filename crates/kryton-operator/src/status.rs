@@ -316,6 +316,37 @@ pub fn compute(previous: Option<&KrytonStatus>, o: &Observed<'_>, now: Time) -> 
 
     let rollout = rollout(o.deployment, v);
     let crash = pod_failure(o.pods);
+    let scaled_to_zero = o
+        .deployment
+        .and_then(|d| d.spec.as_ref())
+        .and_then(|s| s.replicas)
+        == Some(0);
+    if scaled_to_zero && crash.is_none() {
+        // Nothing serves, so nothing is Ready and no version is claimed (for example while a
+        // restore runs with replicaCount 0).
+        let message = "replicaCount is 0: no pod serves".to_string();
+        set_condition(
+            &mut status.conditions,
+            condition(
+                DEGRADED,
+                false,
+                "AsExpected",
+                "no pod is failing".to_string(),
+                g,
+                &now,
+            ),
+        );
+        set_condition(
+            &mut status.conditions,
+            condition(PROGRESSING, false, "ScaledToZero", message.clone(), g, &now),
+        );
+        set_condition(
+            &mut status.conditions,
+            condition(READY, false, "ScaledToZero", message, g, &now),
+        );
+        status.observed_generation = g;
+        return status;
+    }
     let version_mismatch = match (&rollout, &o.served) {
         (Rollout::Complete, ServedVersion::Reports(served)) if served != v => Some(served.clone()),
         _ => None,
@@ -810,6 +841,24 @@ pub(crate) mod tests {
             t("2026-01-01T01:00:00Z"),
         );
         assert_eq!(s4, s3);
+    }
+
+    #[test]
+    fn scaled_to_zero_is_not_ready_and_claims_no_version() {
+        let prev = KrytonStatus {
+            observed_version: Some("0.1.0".into()),
+            ..Default::default()
+        };
+        let mut d = deployment("0.2.0", 0, 0, 0);
+        d.spec.as_mut().unwrap().replicas = Some(0);
+        let s = compute(
+            Some(&prev),
+            &obs(Some(&d), &[], ServedVersion::NotChecked),
+            t("2026-01-01T00:00:00Z"),
+        );
+        assert_eq!(cond(&s, READY).reason, "ScaledToZero");
+        assert_eq!(cond(&s, READY).status, "False");
+        assert_eq!(s.observed_version.as_deref(), Some("0.1.0"));
     }
 
     #[test]
