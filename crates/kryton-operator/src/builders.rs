@@ -370,6 +370,9 @@ pub fn backup_cronjob(k: &Kryton, s: &Settings) -> Option<CronJob> {
             .unwrap_or("AWS_SECRET_ACCESS_KEY"),
     ));
     env.push(env_var("BACKUP_RETENTION", &b.retention.to_string()));
+    // /data is mounted read-only here: stage the archive on the /tmp emptyDir instead of the
+    // default $DATA_DIR/backups.
+    env.push(env_var("BACKUP_DIR", "/tmp/backups"));
 
     let container = Container {
         name: "backup".to_string(),
@@ -784,9 +787,11 @@ pub(crate) mod tests {
                 "S3_REGION",
                 "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY",
-                "BACKUP_RETENTION"
+                "BACKUP_RETENTION",
+                "BACKUP_DIR"
             ]
         );
+        assert_eq!(c["env"][14]["value"], "/tmp/backups");
         assert_eq!(
             c["env"][8]["valueFrom"]["secretKeyRef"],
             json!({"name": "db", "key": "POSTGRES_URL"})
