@@ -10,9 +10,9 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy}
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, HTTPGetAction,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
-    PodAffinity, PodAffinityTerm, PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service,
-    ServicePort, ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm,
+    PodSpec, PodTemplateSpec, Probe, SecretKeySelector, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -43,28 +43,19 @@ pub fn selector_labels(k: &Kryton) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".to_string(), "kryton".to_string()),
         ("app.kubernetes.io/instance".to_string(), instance(k)),
-        (
-            "app.kubernetes.io/component".to_string(),
-            "server".to_string(),
-        ),
+        ("app.kubernetes.io/component".to_string(), "server".to_string()),
     ])
 }
 
 /// The standard labels on every object: the chart's, with the operator as manager.
 pub fn labels(k: &Kryton) -> BTreeMap<String, String> {
     let mut l = selector_labels(k);
-    l.insert(
-        "app.kubernetes.io/version".to_string(),
-        k.spec.version.clone(),
-    );
+    l.insert("app.kubernetes.io/version".to_string(), k.spec.version.clone());
     l.insert(
         "app.kubernetes.io/managed-by".to_string(),
         "kryton-operator".to_string(),
     );
-    l.insert(
-        "app.kubernetes.io/part-of".to_string(),
-        "kryton".to_string(),
-    );
+    l.insert("app.kubernetes.io/part-of".to_string(), "kryton".to_string());
     l
 }
 
@@ -356,10 +347,7 @@ pub fn backup_cronjob(k: &Kryton, s: &Settings) -> Option<CronJob> {
     env.push(secret_env(
         "AWS_ACCESS_KEY_ID",
         &creds.name,
-        creds
-            .access_key_id_key
-            .as_deref()
-            .unwrap_or("AWS_ACCESS_KEY_ID"),
+        creds.access_key_id_key.as_deref().unwrap_or("AWS_ACCESS_KEY_ID"),
     ));
     env.push(secret_env(
         "AWS_SECRET_ACCESS_KEY",
@@ -390,26 +378,22 @@ pub fn backup_cronjob(k: &Kryton, s: &Settings) -> Option<CronJob> {
         termination_message_policy: Some("FallbackToLogsOnError".to_string()),
         ..Default::default()
     };
-    let same_node_as_server =
-        (s.persistence.enabled && !s.persistence.read_write_many()).then(|| Affinity {
-            pod_affinity: Some(PodAffinity {
-                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
-                    label_selector: Some(LabelSelector {
-                        match_labels: Some(selector_labels(k)),
-                        ..Default::default()
-                    }),
-                    topology_key: "kubernetes.io/hostname".to_string(),
+    let same_node_as_server = (s.persistence.enabled && !s.persistence.read_write_many()).then(|| Affinity {
+        pod_affinity: Some(PodAffinity {
+            required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(selector_labels(k)),
                     ..Default::default()
-                }]),
+                }),
+                topology_key: "kubernetes.io/hostname".to_string(),
                 ..Default::default()
-            }),
+            }]),
             ..Default::default()
-        });
+        }),
+        ..Default::default()
+    });
     let mut job_labels = labels(k);
-    job_labels.insert(
-        "app.kubernetes.io/component".to_string(),
-        "backup".to_string(),
-    );
+    job_labels.insert("app.kubernetes.io/component".to_string(), "backup".to_string());
     Some(CronJob {
         metadata: meta(k, backup_cronjob_name(k), true),
         spec: Some(CronJobSpec {
@@ -469,11 +453,7 @@ pub fn snapshot_name(k: &Kryton, slot: &k8s_openapi::jiff::Timestamp) -> String 
 /// A VolumeSnapshot of the data PVC for the schedule slot `slot`. Not owned by the resource, like
 /// the PVC itself: deleting the resource keeps the snapshots. `None` without `spec.snapshot` or
 /// without a PVC to snapshot.
-pub fn volume_snapshot(
-    k: &Kryton,
-    s: &Settings,
-    slot: &k8s_openapi::jiff::Timestamp,
-) -> Option<DynamicObject> {
+pub fn volume_snapshot(k: &Kryton, s: &Settings, slot: &k8s_openapi::jiff::Timestamp) -> Option<DynamicObject> {
     let snap = k.spec.snapshot.as_ref()?;
     let claim = s.persistence.claim_name(&instance(k))?;
     let mut labels = labels(k);
@@ -482,8 +462,8 @@ pub fn volume_snapshot(
     if let Some(class) = &snap.volume_snapshot_class_name {
         spec["volumeSnapshotClassName"] = json!(class);
     }
-    let mut obj = DynamicObject::new(&snapshot_name(k, slot), &volume_snapshot_resource())
-        .data(json!({ "spec": spec }));
+    let mut obj =
+        DynamicObject::new(&snapshot_name(k, slot), &volume_snapshot_resource()).data(json!({ "spec": spec }));
     obj.metadata.namespace = k.namespace();
     obj.metadata.labels = Some(labels);
     obj.metadata.annotations = Some(BTreeMap::from([(
@@ -687,10 +667,7 @@ pub(crate) mod tests {
         let k = kryton(json!({"service": {"type": "NodePort", "port": 80}}));
         let s = to_json(&service(&k, &settings(&k)));
         assert_eq!(
-            (
-                s["spec"]["type"].as_str(),
-                s["spec"]["ports"][0]["port"].as_i64()
-            ),
+            (s["spec"]["type"].as_str(), s["spec"]["ports"][0]["port"].as_i64()),
             (Some("NodePort"), Some(80))
         );
     }
@@ -701,10 +678,7 @@ pub(crate) mod tests {
         let p = to_json(&data_pvc(&k, &settings(&k)).unwrap());
         assert_eq!(p["metadata"]["name"], "notes-data");
         assert!(p["metadata"].get("ownerReferences").is_none());
-        assert_eq!(
-            p["metadata"]["labels"]["app.kubernetes.io/instance"],
-            "notes"
-        );
+        assert_eq!(p["metadata"]["labels"]["app.kubernetes.io/instance"], "notes");
         assert_eq!(p["spec"]["accessModes"], json!(["ReadWriteOnce"]));
         assert_eq!(p["spec"]["resources"]["requests"]["storage"], "3Gi");
         assert_eq!(p["spec"]["storageClassName"], "fast");
@@ -763,10 +737,7 @@ pub(crate) mod tests {
         let pod = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
         let c = &pod["containers"][0];
         assert_eq!(c["image"], "ghcr.io/azrtydxb/kryton-rs/kryton:0.1.0");
-        assert_eq!(
-            c["args"],
-            json!(["backup", "--out", "s3://kb-backups/prod/"])
-        );
+        assert_eq!(c["args"], json!(["backup", "--out", "s3://kb-backups/prod/"]));
         let env: Vec<&str> = c["env"]
             .as_array()
             .unwrap()
@@ -834,13 +805,7 @@ pub(crate) mod tests {
         let cj = to_json(&backup_cronjob(&k, &settings(&k)).unwrap());
         let c = &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(c["args"][2], "s3://kb-backups/team/notes/");
-        assert!(
-            !c["env"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e["name"] == "S3_REGION")
-        );
+        assert!(!c["env"].as_array().unwrap().iter().any(|e| e["name"] == "S3_REGION"));
         // Any node can mount a ReadWriteMany volume: no affinity.
         assert!(
             cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]

@@ -55,12 +55,7 @@ pub enum Error {
 /// Asks a Kryton server which version it serves.
 pub trait VersionProbe: Send + Sync {
     /// `GET /api/version` on the instance's Service.
-    fn served_version(
-        &self,
-        namespace: &str,
-        name: &str,
-        port: u16,
-    ) -> BoxFuture<'static, ServedVersion>;
+    fn served_version(&self, namespace: &str, name: &str, port: u16) -> BoxFuture<'static, ServedVersion>;
 }
 
 /// The in-cluster probe: `http://<name>.<namespace>.svc:<service.port>/api/version`.
@@ -69,25 +64,16 @@ pub struct HttpVersionProbe {
 }
 
 impl VersionProbe for HttpVersionProbe {
-    fn served_version(
-        &self,
-        namespace: &str,
-        name: &str,
-        port: u16,
-    ) -> BoxFuture<'static, ServedVersion> {
+    fn served_version(&self, namespace: &str, name: &str, port: u16) -> BoxFuture<'static, ServedVersion> {
         let host = format!("{name}.{namespace}.svc");
         let timeout = self.timeout;
         Box::pin(async move {
-            match tokio::time::timeout(timeout, crate::http::get_json(&host, port, "/api/version"))
-                .await
-            {
+            match tokio::time::timeout(timeout, crate::http::get_json(&host, port, "/api/version")).await {
                 Err(_) => ServedVersion::Unreachable(format!("{host}: timed out")),
                 Ok(Err(e)) => ServedVersion::Unreachable(format!("{host}: {e}")),
                 Ok(Ok(v)) => match v.get("version").and_then(|v| v.as_str()) {
                     Some(version) => ServedVersion::Reports(version.to_string()),
-                    None => ServedVersion::Unreachable(format!(
-                        "{host}: /api/version has no version field"
-                    )),
+                    None => ServedVersion::Unreachable(format!("{host}: /api/version has no version field")),
                 },
             }
         })
@@ -153,9 +139,7 @@ impl Context {
             }
             Err(_) => 1,
         };
-        let factor = 1u32
-            .checked_shl(n.saturating_sub(1).min(16))
-            .unwrap_or(u32::MAX);
+        let factor = 1u32.checked_shl(n.saturating_sub(1).min(16)).unwrap_or(u32::MAX);
         BASE_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
     }
 }
@@ -183,11 +167,7 @@ where
 
 /// Apply every child in order: data PVC, Service, Deployment, backup CronJob (or its removal).
 /// Returns the Deployment as the API server answered it (with its status).
-pub async fn apply_children(
-    k: &Kryton,
-    s: &Settings,
-    client: &Client,
-) -> Result<Deployment, Error> {
+pub async fn apply_children(k: &Kryton, s: &Settings, client: &Client) -> Result<Deployment, Error> {
     let ns = k.namespace().ok_or(Error::MissingNamespace)?;
     let name = k.name_any();
     if let Some(pvc) = builders::data_pvc(k, s) {
@@ -232,12 +212,7 @@ struct SnapshotOutcome {
 }
 
 /// Take the VolumeSnapshot due for the latest schedule slot (once), and prune beyond retention.
-async fn reconcile_snapshots(
-    k: &Kryton,
-    s: &Settings,
-    client: &Client,
-    now: Timestamp,
-) -> SnapshotOutcome {
+async fn reconcile_snapshots(k: &Kryton, s: &Settings, client: &Client, now: Timestamp) -> SnapshotOutcome {
     let Some(spec) = &k.spec.snapshot else {
         return SnapshotOutcome {
             condition: None,
@@ -278,8 +253,7 @@ async fn snapshot_step(
     retention: u32,
 ) -> Result<String, kube::Error> {
     let ns = k.namespace().unwrap_or_default();
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &ns, &builders::volume_snapshot_resource());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &builders::volume_snapshot_resource());
     let lp = ListParams::default().labels(&format!("{SNAPSHOT_OF_LABEL}={}", k.name_any()));
     let mut existing: Vec<(String, String)> = api
         .list(&lp)
@@ -306,8 +280,7 @@ async fn snapshot_step(
             message = format!("latest snapshot {name}");
         } else if let Some(snap) = builders::volume_snapshot(k, s, &slot) {
             let name = snap.name_any();
-            api.patch(&name, &apply_params(), &Patch::Apply(&snap))
-                .await?;
+            api.patch(&name, &apply_params(), &Patch::Apply(&snap)).await?;
             message = format!("took snapshot {name}");
             existing.push((slot_text, name));
         } else {
@@ -326,11 +299,7 @@ async fn snapshot_step(
     Ok(message)
 }
 
-async fn write_status(
-    k: &Kryton,
-    client: &Client,
-    status: &KrytonStatus,
-) -> Result<(), kube::Error> {
+async fn write_status(k: &Kryton, client: &Client, status: &KrytonStatus) -> Result<(), kube::Error> {
     let ns = k.namespace().unwrap_or_default();
     let api: Api<Kryton> = Api::namespaced(client.clone(), &ns);
     let patch = json!({
@@ -349,9 +318,7 @@ pub async fn reconcile(k: Arc<Kryton>, ctx: Arc<Context>) -> Result<Action, Erro
     ctx.metrics.reconciles.fetch_add(1, Ordering::Relaxed);
     let result = reconcile_inner(&k, &ctx).await;
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    ctx.metrics
-        .reconcile_micros_sum
-        .fetch_add(micros, Ordering::Relaxed);
+    ctx.metrics.reconcile_micros_sum.fetch_add(micros, Ordering::Relaxed);
     if result.is_ok() {
         ctx.record_success(&key(&k));
     }
@@ -438,12 +405,7 @@ async fn reconcile_inner(k: &Kryton, ctx: &Context) -> Result<Action, Error> {
         failure: None,
     };
     let mut st = status::compute(previous, &o, Time(now));
-    status::set_snapshot_condition(
-        &mut st,
-        snapshots.condition,
-        k.metadata.generation,
-        Time(now),
-    );
+    status::set_snapshot_condition(&mut st, snapshots.condition, k.metadata.generation, Time(now));
     if Some(&st) != previous {
         write_status(k, &ctx.client, &st).await?;
     }
@@ -476,9 +438,7 @@ pub async fn run(client: Client, ctx: Arc<Context>) {
         .default_backoff()
         // Ready once the initial list of Kryton resources is in the cache.
         .inspect(move |event| {
-            if matches!(event, Ok(watcher::Event::InitDone))
-                && !metrics.ready.swap(true, Ordering::Relaxed)
-            {
+            if matches!(event, Ok(watcher::Event::InitDone)) && !metrics.ready.swap(true, Ordering::Relaxed) {
                 tracing::info!("the Kryton cache is synced; ready");
             }
         })

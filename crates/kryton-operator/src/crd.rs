@@ -49,11 +49,7 @@ pub const GROUP: &str = "kryton.azrtydxb.io";
         json_path = ".status.conditions[?(@.type==\"Degraded\")].reason",
         priority = "1"
     ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct KrytonSpec {

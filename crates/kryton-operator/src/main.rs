@@ -16,11 +16,7 @@ use kryton_operator::controller::{self, Context, HttpVersionProbe, Metrics};
 use kryton_operator::{builders, crd::Kryton, values};
 
 #[derive(Parser)]
-#[command(
-    name = "kryton-operator",
-    version,
-    about = "Kubernetes operator for Kryton"
-)]
+#[command(name = "kryton-operator", version, about = "Kubernetes operator for Kryton")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -58,10 +54,8 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn render(file: &std::path::Path, all: bool) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let mut k: Kryton =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut k: Kryton = serde_yaml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
     if k.metadata.namespace.is_none() {
         k.metadata.namespace = Some("default".to_string());
     }
@@ -93,10 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
     if cli.log_format == "json" {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
@@ -115,21 +106,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let m = metrics.clone();
     let metrics_app = Router::new().route("/metrics", get(move || async move { m.render() }));
     let r = metrics.clone();
-    let health_app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || async move {
-                if r.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ok")
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the Kryton cache is not synced yet",
-                    )
-                }
-            }),
-        );
+    let health_app = Router::new().route("/healthz", get(|| async { "ok" })).route(
+        "/readyz",
+        get(move || async move {
+            if r.ready.load(Ordering::Relaxed) {
+                (StatusCode::OK, "ok")
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "the Kryton cache is not synced yet")
+            }
+        }),
+    );
     let metrics_listener = tokio::net::TcpListener::bind(cli.metrics_addr)
         .await
         .context("binding the metrics address")?;

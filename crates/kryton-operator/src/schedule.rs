@@ -32,11 +32,7 @@ fn field(spec: &str, min: u32, max: u32, name: &str) -> Result<Vec<bool>, String
     let mut set = vec![false; max as usize + 1];
     for part in spec.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (
-                r,
-                s.parse::<u32>()
-                    .map_err(|_| format!("{name}: bad step {s:?}"))?,
-            ),
+            Some((r, s)) => (r, s.parse::<u32>().map_err(|_| format!("{name}: bad step {s:?}"))?),
             None => (part, 1),
         };
         if step == 0 {
@@ -45,12 +41,8 @@ fn field(spec: &str, min: u32, max: u32, name: &str) -> Result<Vec<bool>, String
         let (lo, hi) = if range == "*" {
             (min, max)
         } else if let Some((a, b)) = range.split_once('-') {
-            let a = a
-                .parse::<u32>()
-                .map_err(|_| format!("{name}: bad value {a:?}"))?;
-            let b = b
-                .parse::<u32>()
-                .map_err(|_| format!("{name}: bad value {b:?}"))?;
+            let a = a.parse::<u32>().map_err(|_| format!("{name}: bad value {a:?}"))?;
+            let b = b.parse::<u32>().map_err(|_| format!("{name}: bad value {b:?}"))?;
             (a, b)
         } else {
             let a = range
@@ -160,10 +152,7 @@ impl Schedule {
 }
 
 fn at(day: Date, h: usize, m: usize) -> Option<Timestamp> {
-    let dt = DateTime::from_parts(
-        day,
-        k8s_openapi::jiff::civil::Time::new(h as i8, m as i8, 0, 0).ok()?,
-    );
+    let dt = DateTime::from_parts(day, k8s_openapi::jiff::civil::Time::new(h as i8, m as i8, 0, 0).ok()?);
     dt.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
 }
 

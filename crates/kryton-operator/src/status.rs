@@ -74,18 +74,12 @@ pub fn rollout(deployment: Option<&Deployment>, desired_version: &str) -> Rollou
         .and_then(|c| c.image.clone())
         .unwrap_or_default();
     if !image.ends_with(&format!(":{desired_version}")) {
-        return Rollout::InProgress(format!(
-            "the Deployment runs {image}, not version {desired_version}"
-        ));
+        return Rollout::InProgress(format!("the Deployment runs {image}, not version {desired_version}"));
     }
     let Some(st) = d.status.as_ref() else {
         return Rollout::InProgress("the Deployment has no status yet".to_string());
     };
-    if let Some(c) = st
-        .conditions
-        .iter()
-        .flatten()
-        .find(|c| c.type_ == "Progressing")
+    if let Some(c) = st.conditions.iter().flatten().find(|c| c.type_ == "Progressing")
         && c.status == "False"
         && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     {
@@ -97,24 +91,17 @@ pub fn rollout(deployment: Option<&Deployment>, desired_version: &str) -> Rollou
     }
     let generation = d.metadata.generation.unwrap_or(0);
     if st.observed_generation.unwrap_or(0) < generation {
-        return Rollout::InProgress(
-            "the Deployment controller has not seen the new spec yet".to_string(),
-        );
+        return Rollout::InProgress("the Deployment controller has not seen the new spec yet".to_string());
     }
     let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let updated = st.updated_replicas.unwrap_or(0);
     let total = st.replicas.unwrap_or(0);
     let available = st.available_replicas.unwrap_or(0);
     if updated < want {
-        return Rollout::InProgress(format!(
-            "{updated} of {want} pods run version {desired_version}"
-        ));
+        return Rollout::InProgress(format!("{updated} of {want} pods run version {desired_version}"));
     }
     if total > updated {
-        return Rollout::InProgress(format!(
-            "{} old pods are still terminating",
-            total - updated
-        ));
+        return Rollout::InProgress(format!("{} old pods are still terminating", total - updated));
     }
     if available < want {
         return Rollout::InProgress(format!("{available} of {want} updated pods are available"));
@@ -126,15 +113,8 @@ pub fn rollout(deployment: Option<&Deployment>, desired_version: &str) -> Rollou
 /// termination message (the server's one-line fatal error) when it has one.
 pub fn pod_failure(pods: &[Pod]) -> Option<Failure> {
     for pod in pods {
-        let statuses = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref());
-        for cs in statuses
-            .into_iter()
-            .flatten()
-            .filter(|c| c.name == "kryton")
-        {
+        let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+        for cs in statuses.into_iter().flatten().filter(|c| c.name == "kryton") {
             let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
             let terminated_now = cs.state.as_ref().and_then(|s| s.terminated.as_ref());
             let terminated_last = cs.last_state.as_ref().and_then(|s| s.terminated.as_ref());
@@ -194,9 +174,7 @@ pub fn pod_failure(pods: &[Pod]) -> Option<Failure> {
                     .map(str::trim)
                     .filter(|m| !m.is_empty())
                     .map(str::to_string)
-                    .unwrap_or_else(|| {
-                        format!("container kryton exited with code {}", t.exit_code)
-                    });
+                    .unwrap_or_else(|| format!("container kryton exited with code {}", t.exit_code));
                 return Some(Failure {
                     reason: exit_reason(t.exit_code).to_string(),
                     message: format!("pod {pod_name}: {message}"),
@@ -235,14 +213,7 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) {
     }
 }
 
-fn condition(
-    type_: &str,
-    ok: bool,
-    reason: &str,
-    message: String,
-    generation: Option<i64>,
-    now: &Time,
-) -> Condition {
+fn condition(type_: &str, ok: bool, reason: &str, message: String, generation: Option<i64>, now: &Time) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if ok { "True" } else { "False" }.to_string(),
@@ -316,25 +287,14 @@ pub fn compute(previous: Option<&KrytonStatus>, o: &Observed<'_>, now: Time) -> 
 
     let rollout = rollout(o.deployment, v);
     let crash = pod_failure(o.pods);
-    let scaled_to_zero = o
-        .deployment
-        .and_then(|d| d.spec.as_ref())
-        .and_then(|s| s.replicas)
-        == Some(0);
+    let scaled_to_zero = o.deployment.and_then(|d| d.spec.as_ref()).and_then(|s| s.replicas) == Some(0);
     if scaled_to_zero && crash.is_none() {
         // Nothing serves, so nothing is Ready and no version is claimed (for example while a
         // restore runs with replicaCount 0).
         let message = "replicaCount is 0: no pod serves".to_string();
         set_condition(
             &mut status.conditions,
-            condition(
-                DEGRADED,
-                false,
-                "AsExpected",
-                "no pod is failing".to_string(),
-                g,
-                &now,
-            ),
+            condition(DEGRADED, false, "AsExpected", "no pod is failing".to_string(), g, &now),
         );
         set_condition(
             &mut status.conditions,
@@ -367,14 +327,7 @@ pub fn compute(previous: Option<&KrytonStatus>, o: &Observed<'_>, now: Time) -> 
         ),
         None => set_condition(
             &mut status.conditions,
-            condition(
-                DEGRADED,
-                false,
-                "AsExpected",
-                "no pod is failing".to_string(),
-                g,
-                &now,
-            ),
+            condition(DEGRADED, false, "AsExpected", "no pod is failing".to_string(), g, &now),
         ),
     }
 
@@ -395,24 +348,14 @@ pub fn compute(previous: Option<&KrytonStatus>, o: &Observed<'_>, now: Time) -> 
                 None => (true, "RolloutComplete", format!("version {v} is serving")),
                 Some(f) => (false, f.reason.as_str(), f.message.clone()),
             };
-            set_condition(
-                &mut status.conditions,
-                condition(READY, ok, reason, message, g, &now),
-            );
+            set_condition(&mut status.conditions, condition(READY, ok, reason, message, g, &now));
             status.observed_version = Some(v.to_string());
         }
         (Rollout::Complete, _, Some(served)) => {
             let message = format!("pods are updated but /api/version reports {served}, not {v}");
             set_condition(
                 &mut status.conditions,
-                condition(
-                    PROGRESSING,
-                    true,
-                    "VersionNotServed",
-                    message.clone(),
-                    g,
-                    &now,
-                ),
+                condition(PROGRESSING, true, "VersionNotServed", message.clone(), g, &now),
             );
             set_condition(
                 &mut status.conditions,
@@ -480,35 +423,18 @@ pub fn set_snapshot_condition(
         None => status.conditions.retain(|c| c.type_ != SNAPSHOTS_HEALTHY),
         Some(Ok(m)) => set_condition(
             &mut status.conditions,
-            condition(
-                SNAPSHOTS_HEALTHY,
-                true,
-                "SnapshotsOnSchedule",
-                m,
-                generation,
-                &now,
-            ),
+            condition(SNAPSHOTS_HEALTHY, true, "SnapshotsOnSchedule", m, generation, &now),
         ),
         Some(Err(m)) => set_condition(
             &mut status.conditions,
-            condition(
-                SNAPSHOTS_HEALTHY,
-                false,
-                "SnapshotFailed",
-                m,
-                generation,
-                &now,
-            ),
+            condition(SNAPSHOTS_HEALTHY, false, "SnapshotFailed", m, generation, &now),
         ),
     }
 }
 
 /// Whether the status says the resource is Ready.
 pub fn is_ready(status: &KrytonStatus) -> bool {
-    status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == READY && c.status == "True")
+    status.conditions.iter().any(|c| c.type_ == READY && c.status == "True")
 }
 
 #[cfg(test)]
@@ -517,8 +443,8 @@ pub(crate) mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
     use k8s_openapi::api::core::v1::{
-        Container, ContainerState, ContainerStateTerminated, ContainerStateWaiting,
-        ContainerStatus, PodSpec, PodStatus, PodTemplateSpec,
+        Container, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, PodSpec,
+        PodStatus, PodTemplateSpec,
     };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -527,12 +453,7 @@ pub(crate) mod tests {
     }
 
     /// A Deployment running `version` with the given (updated, available, total) replica counts.
-    pub(crate) fn deployment(
-        version: &str,
-        updated: i32,
-        available: i32,
-        total: i32,
-    ) -> Deployment {
+    pub(crate) fn deployment(version: &str, updated: i32, available: i32, total: i32) -> Deployment {
         Deployment {
             metadata: ObjectMeta {
                 name: Some("notes".into()),
@@ -651,15 +572,9 @@ pub(crate) mod tests {
         ));
         let mut stale = deployment("0.2.0", 1, 1, 1);
         stale.metadata.generation = Some(3);
-        assert!(matches!(
-            rollout(Some(&stale), "0.2.0"),
-            Rollout::InProgress(_)
-        ));
+        assert!(matches!(rollout(Some(&stale), "0.2.0"), Rollout::InProgress(_)));
         assert!(matches!(rollout(None, "0.2.0"), Rollout::InProgress(_)));
-        assert_eq!(
-            rollout(Some(&deployment("0.2.0", 1, 1, 1)), "0.2.0"),
-            Rollout::Complete
-        );
+        assert_eq!(rollout(Some(&deployment("0.2.0", 1, 1, 1)), "0.2.0"), Rollout::Complete);
     }
 
     #[test]
@@ -791,11 +706,7 @@ pub(crate) mod tests {
         let s = compute(None, &o, t("2026-01-01T00:00:00Z"));
         let c = cond(&s, VALUES_ACCEPTED);
         assert_eq!(c.status, "False");
-        assert!(
-            c.message.ends_with("ingress, service.type"),
-            "{}",
-            c.message
-        );
+        assert!(c.message.ends_with("ingress, service.type"), "{}", c.message);
     }
 
     #[test]
@@ -806,31 +717,16 @@ pub(crate) mod tests {
         let rolling = deployment("0.2.0", 0, 1, 1);
         let done = deployment("0.2.0", 1, 1, 1);
         // Progressing=True at t1.
-        let s1 = compute(
-            None,
-            &obs(Some(&rolling), &[], ServedVersion::NotChecked),
-            t1.clone(),
-        );
+        let s1 = compute(None, &obs(Some(&rolling), &[], ServedVersion::NotChecked), t1.clone());
         // Still progressing at t2 (message may change): the transition time stays t1.
         let mut half = deployment("0.2.0", 1, 0, 1);
         half.status.as_mut().unwrap().replicas = Some(1);
-        let s2 = compute(
-            Some(&s1),
-            &obs(Some(&half), &[], ServedVersion::NotChecked),
-            t2.clone(),
-        );
+        let s2 = compute(Some(&s1), &obs(Some(&half), &[], ServedVersion::NotChecked), t2.clone());
         assert_eq!(cond(&s2, PROGRESSING).last_transition_time, t1);
         assert_eq!(cond(&s2, READY).last_transition_time, t1);
-        assert_ne!(
-            cond(&s1, PROGRESSING).message,
-            cond(&s2, PROGRESSING).message
-        );
+        assert_ne!(cond(&s1, PROGRESSING).message, cond(&s2, PROGRESSING).message);
         // Complete at t3: Progressing and Ready flip, so both move to t3; Degraded stays False at t1.
-        let s3 = compute(
-            Some(&s2),
-            &obs(Some(&done), &[], ServedVersion::NotChecked),
-            t3.clone(),
-        );
+        let s3 = compute(Some(&s2), &obs(Some(&done), &[], ServedVersion::NotChecked), t3.clone());
         assert_eq!(cond(&s3, PROGRESSING).last_transition_time, t3);
         assert_eq!(cond(&s3, READY).last_transition_time, t3);
         assert_eq!(cond(&s3, DEGRADED).last_transition_time, t1);
@@ -866,36 +762,15 @@ pub(crate) mod tests {
         let mut cs = Vec::new();
         set_condition(
             &mut cs,
-            condition(
-                READY,
-                false,
-                "A",
-                "a".into(),
-                Some(1),
-                &t("2026-01-01T00:00:00Z"),
-            ),
+            condition(READY, false, "A", "a".into(), Some(1), &t("2026-01-01T00:00:00Z")),
         );
         set_condition(
             &mut cs,
-            condition(
-                DEGRADED,
-                false,
-                "B",
-                "b".into(),
-                Some(1),
-                &t("2026-01-01T00:00:00Z"),
-            ),
+            condition(DEGRADED, false, "B", "b".into(), Some(1), &t("2026-01-01T00:00:00Z")),
         );
         set_condition(
             &mut cs,
-            condition(
-                READY,
-                true,
-                "C",
-                "c".into(),
-                Some(2),
-                &t("2026-01-02T00:00:00Z"),
-            ),
+            condition(READY, true, "C", "c".into(), Some(2), &t("2026-01-02T00:00:00Z")),
         );
         assert_eq!(cs.len(), 2);
         assert_eq!(cs[0].reason, "C");

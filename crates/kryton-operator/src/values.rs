@@ -10,8 +10,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements,
-    SecurityContext, Toleration,
+    Affinity, EnvVar, LocalObjectReference, PodSecurityContext, ResourceRequirements, SecurityContext, Toleration,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
@@ -246,9 +245,7 @@ fn collect_ignored(prefix: &str, v: &Map<String, Value>, out: &mut Vec<String>) 
             continue;
         }
         match child {
-            Value::Object(m) if KNOWN_PARENTS.contains(&path.as_str()) => {
-                collect_ignored(&path, m, out)
-            }
+            Value::Object(m) if KNOWN_PARENTS.contains(&path.as_str()) => collect_ignored(&path, m, out),
             _ => out.push(path),
         }
     }
@@ -284,15 +281,11 @@ pub fn read(values: &Map<String, Value>) -> Result<ValuesReport, InvalidValues> 
     }
     let strategy: String = get(m, "strategy.type")?;
     if strategy != "Recreate" && strategy != "RollingUpdate" {
-        return Err(InvalidValues(format!(
-            "strategy.type: unknown strategy {strategy:?}"
-        )));
+        return Err(InvalidValues(format!("strategy.type: unknown strategy {strategy:?}")));
     }
     let replicas: i32 = get(m, "replicaCount")?;
     if replicas < 0 {
-        return Err(InvalidValues(format!(
-            "replicaCount: {replicas} is negative"
-        )));
+        return Err(InvalidValues(format!("replicaCount: {replicas} is negative")));
     }
     let repository: String = get(m, "image.repository")?;
     if repository.is_empty() {
@@ -307,17 +300,8 @@ pub fn read(values: &Map<String, Value>) -> Result<ValuesReport, InvalidValues> 
         existing_claim: get::<Option<String>>(m, "persistence.existingClaim")?.and_then(non_empty),
     };
     for mode in &persistence.access_modes {
-        if ![
-            "ReadWriteOnce",
-            "ReadWriteMany",
-            "ReadWriteOncePod",
-            "ReadOnlyMany",
-        ]
-        .contains(&mode.as_str())
-        {
-            return Err(InvalidValues(format!(
-                "persistence.accessModes: unknown mode {mode:?}"
-            )));
+        if !["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod", "ReadOnlyMany"].contains(&mode.as_str()) {
+            return Err(InvalidValues(format!("persistence.accessModes: unknown mode {mode:?}")));
         }
     }
     let postgres = get::<Option<String>>(m, "externalPostgres.existingSecret")?
@@ -360,9 +344,7 @@ pub fn read(values: &Map<String, Value>) -> Result<ValuesReport, InvalidValues> 
 
     // The chart's kryton.validate, in the same words.
     let why = if settings.strategy == "RollingUpdate" {
-        Some(
-            "strategy.type=RollingUpdate runs the old and the new pod at the same time".to_string(),
-        )
+        Some("strategy.type=RollingUpdate runs the old and the new pod at the same time".to_string())
     } else if settings.replicas > 1 {
         Some(format!(
             "replicaCount={} runs several pods at the same time",
@@ -481,7 +463,10 @@ mod tests {
 
     #[test]
     fn rolling_update_on_read_write_once_is_refused() {
-        let e = read(&map(json!({"strategy": {"type": "RollingUpdate"}, "externalPostgres": {"existingSecret": "db"}}))).unwrap_err();
+        let e = read(&map(
+            json!({"strategy": {"type": "RollingUpdate"}, "externalPostgres": {"existingSecret": "db"}}),
+        ))
+        .unwrap_err();
         assert!(e.0.contains("ReadWriteMany"), "{e}");
     }
 

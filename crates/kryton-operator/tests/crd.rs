@@ -85,10 +85,8 @@ fn strict_schema(s: &Value) -> Value {
                 };
                 out.insert(k.clone(), v);
             }
-            let preserve =
-                m.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-            if m.contains_key("properties") && !preserve && !m.contains_key("additionalProperties")
-            {
+            let preserve = m.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            if m.contains_key("properties") && !preserve && !m.contains_key("additionalProperties") {
                 out.insert("additionalProperties".into(), Value::Bool(false));
             }
             Value::Object(out)
@@ -125,19 +123,14 @@ fn every_sample_is_valid_against_the_crd_schema_and_parses() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let doc: Value = serde_yaml::from_str(&text).unwrap();
-        assert_eq!(
-            doc["apiVersion"],
-            "kryton.azrtydxb.io/v1alpha1",
-            "{}",
-            path.display()
-        );
+        assert_eq!(doc["apiVersion"], "kryton.azrtydxb.io/v1alpha1", "{}", path.display());
         assert_eq!(doc["kind"], "Kryton", "{}", path.display());
         let errs = errors(&v, &doc);
         assert!(errs.is_empty(), "{}: {errs:?}", path.display());
         // And the operator reads it, with no value ignored and no value refused.
         let k: Kryton = serde_yaml::from_str(&text).unwrap();
-        let report = kryton_operator::values::read(&k.spec.values)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let report =
+            kryton_operator::values::read(&k.spec.values).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
             report.ignored.is_empty(),
             "{}: ignored {:?}",
@@ -149,10 +142,7 @@ fn every_sample_is_valid_against_the_crd_schema_and_parses() {
         }
         count += 1;
     }
-    assert!(
-        count >= 3,
-        "expected the samples under deploy/samples, found {count}"
-    );
+    assert!(count >= 3, "expected the samples under deploy/samples, found {count}");
 }
 
 #[test]
@@ -162,24 +152,14 @@ fn the_schema_check_rejects_what_the_api_server_would() {
     assert!(errors(&v, &ok).is_empty(), "{:?}", errors(&v, &ok));
     let mut typo = ok.clone();
     typo["spec"]["verison"] = json!("0.2.0");
-    assert!(
-        !errors(&v, &typo).is_empty(),
-        "an unknown spec field must be rejected"
-    );
+    assert!(!errors(&v, &typo).is_empty(), "an unknown spec field must be rejected");
     let mut missing = ok.clone();
     missing["spec"].as_object_mut().unwrap().remove("version");
     assert!(!errors(&v, &missing).is_empty(), "spec.version is required");
     let mut bad_backup = ok.clone();
-    bad_backup["spec"]["backup"] =
-        json!({"schedule": "0 3 * * *", "objectStore": {"bucket": "b", "endpoint": "e"}});
-    assert!(
-        !errors(&v, &bad_backup).is_empty(),
-        "credentialsSecretRef is required"
-    );
+    bad_backup["spec"]["backup"] = json!({"schedule": "0 3 * * *", "objectStore": {"bucket": "b", "endpoint": "e"}});
+    assert!(!errors(&v, &bad_backup).is_empty(), "credentialsSecretRef is required");
     let mut bad_retention = ok.clone();
     bad_retention["spec"]["snapshot"] = json!({"schedule": "0 * * * *", "retention": 0});
-    assert!(
-        !errors(&v, &bad_retention).is_empty(),
-        "retention must be at least 1"
-    );
+    assert!(!errors(&v, &bad_retention).is_empty(), "retention must be at least 1");
 }

@@ -28,9 +28,7 @@ struct Seen {
 
 impl Seen {
     fn field_manager(&self) -> Option<&str> {
-        self.query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("fieldManager="))
+        self.query.split('&').find_map(|kv| kv.strip_prefix("fieldManager="))
     }
     fn is_forced_apply(&self) -> bool {
         self.method == Method::PATCH
@@ -80,11 +78,7 @@ fn answer(world: &World, seen: &Seen) -> (StatusCode, Value) {
     match (&seen.method, plural) {
         (&Method::PATCH, p) if Some(p) == world.fail_apply_of => (
             StatusCode::FORBIDDEN,
-            status_json(
-                403,
-                "Forbidden",
-                "deployments.apps is forbidden: quota exceeded",
-            ),
+            status_json(403, "Forbidden", "deployments.apps is forbidden: quota exceeded"),
         ),
         (&Method::PATCH, "deployments") => {
             let mut d = seen.body.clone();
@@ -112,11 +106,7 @@ fn answer(world: &World, seen: &Seen) -> (StatusCode, Value) {
         ),
         (&Method::GET, _) if seen.path.ends_with("/volumesnapshots") && world.no_snapshot_crd => (
             StatusCode::NOT_FOUND,
-            status_json(
-                404,
-                "NotFound",
-                "the server could not find the requested resource",
-            ),
+            status_json(404, "NotFound", "the server could not find the requested resource"),
         ),
         (&Method::GET, _) if seen.path.ends_with("/volumesnapshots") => (
             StatusCode::OK,
@@ -135,12 +125,7 @@ struct FixedProbe {
 }
 
 impl VersionProbe for FixedProbe {
-    fn served_version(
-        &self,
-        namespace: &str,
-        name: &str,
-        port: u16,
-    ) -> BoxFuture<'static, ServedVersion> {
+    fn served_version(&self, namespace: &str, name: &str, port: u16) -> BoxFuture<'static, ServedVersion> {
         assert_eq!((namespace, name, port), ("team", "notes", 3001));
         self.calls.fetch_add(1, Ordering::SeqCst);
         let a = self.answer.clone();
@@ -154,12 +139,7 @@ async fn reconcile_once(
     k: Kryton,
     world: World,
     served: ServedVersion,
-) -> (
-    Result<Action, controller::Error>,
-    Vec<Seen>,
-    usize,
-    Arc<Context>,
-) {
+) -> (Result<Action, controller::Error>, Vec<Seen>, usize, Arc<Context>) {
     let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let server = tokio::spawn(async move {
         let mut seen = Vec::new();
@@ -196,12 +176,9 @@ async fn reconcile_once(
         probe.clone(),
         Arc::new(Metrics::default()),
     ));
-    let result = tokio::time::timeout(
-        Duration::from_secs(10),
-        controller::reconcile(Arc::new(k), ctx.clone()),
-    )
-    .await
-    .expect("reconcile hung");
+    let result = tokio::time::timeout(Duration::from_secs(10), controller::reconcile(Arc::new(k), ctx.clone()))
+        .await
+        .expect("reconcile hung");
     // Keep the context for error_policy, but a fresh client-less check of requests needs the mock
     // service dropped: rebuild a context sharing the metrics only.
     let metrics = ctx.metrics.clone();
@@ -212,11 +189,7 @@ async fn reconcile_once(
         .expect("server hung")
         .unwrap();
     let (service2, _h) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let ctx2 = Arc::new(Context::new(
-        Client::new(service2, "default"),
-        probe,
-        metrics,
-    ));
+    let ctx2 = Arc::new(Context::new(Client::new(service2, "default"), probe, metrics));
     (result, seen, calls, ctx2)
 }
 
@@ -263,12 +236,7 @@ fn condition<'a>(status_body: &'a Value, t: &str) -> &'a Value {
 }
 
 fn assert_request(s: &Seen, method: Method, path: &str) {
-    assert_eq!(
-        (&s.method, s.path.as_str()),
-        (&method, path),
-        "query: {}",
-        s.query
-    );
+    assert_eq!((&s.method, s.path.as_str()), (&method, path), "query: {}", s.query);
 }
 
 const DEPLOYMENT_PATH: &str = "/apis/apps/v1/namespaces/team/deployments/notes";
@@ -276,18 +244,11 @@ const STATUS_PATH: &str = "/apis/kryton.azrtydxb.io/v1alpha1/namespaces/team/kry
 
 #[tokio::test]
 async fn a_new_resource_applies_its_children_in_order_and_reports_progressing() {
-    let (result, seen, probes, _) = reconcile_once(
-        kryton("0.1.0", 1, None),
-        World::default(),
-        ServedVersion::NotChecked,
-    )
-    .await;
+    let (result, seen, probes, _) =
+        reconcile_once(kryton("0.1.0", 1, None), World::default(), ServedVersion::NotChecked).await;
     let action = result.unwrap();
     assert_eq!(action, Action::requeue(controller::REQUEUE_NOT_READY));
-    let paths: Vec<(String, String)> = seen
-        .iter()
-        .map(|s| (s.method.to_string(), s.path.clone()))
-        .collect();
+    let paths: Vec<(String, String)> = seen.iter().map(|s| (s.method.to_string(), s.path.clone())).collect();
     assert_eq!(
         paths,
         vec![
@@ -295,10 +256,7 @@ async fn a_new_resource_applies_its_children_in_order_and_reports_progressing() 
                 "PATCH".into(),
                 "/api/v1/namespaces/team/persistentvolumeclaims/notes-data".into()
             ),
-            (
-                "PATCH".into(),
-                "/api/v1/namespaces/team/services/notes".into()
-            ),
+            ("PATCH".into(), "/api/v1/namespaces/team/services/notes".into()),
             ("PATCH".into(), DEPLOYMENT_PATH.into()),
             (
                 "DELETE".into(),
@@ -347,10 +305,7 @@ async fn a_new_resource_applies_its_children_in_order_and_reports_progressing() 
         "nothing is rolled out yet"
     );
     assert_eq!(st["status"]["observedGeneration"], 1);
-    assert_eq!(
-        probes, 0,
-        "no /api/version check before the rollout completes"
-    );
+    assert_eq!(probes, 0, "no /api/version check before the rollout completes");
 }
 
 #[tokio::test]
@@ -403,10 +358,7 @@ async fn a_completed_rollout_sets_observed_version_and_ready() {
     )
     .await;
     assert_eq!(result.unwrap(), Action::requeue(controller::REQUEUE_READY));
-    assert_eq!(
-        probes, 1,
-        "/api/version is checked once the pods are updated"
-    );
+    assert_eq!(probes, 1, "/api/version is checked once the pods are updated");
     let st = &seen.last().unwrap().body;
     assert_request(seen.last().unwrap(), Method::PATCH, STATUS_PATH);
     assert_eq!(st["status"]["observedVersion"], "0.2.0");
@@ -434,7 +386,8 @@ async fn updated_pods_serving_the_old_version_are_not_ready() {
 
 #[tokio::test]
 async fn a_crashlooping_pod_sets_degraded_with_its_termination_message() {
-    let message = "migration refused: the database has contract migration 20261101_drop_tags that kryton 0.2.0 does not know";
+    let message =
+        "migration refused: the database has contract migration 20261101_drop_tags that kryton 0.2.0 does not know";
     let world = World {
         deployment_status: json!({"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "unavailableReplicas": 1}),
         pods: vec![json!({
@@ -454,19 +407,13 @@ async fn a_crashlooping_pod_sets_degraded_with_its_termination_message() {
         ServedVersion::NotChecked,
     )
     .await;
-    assert_eq!(
-        result.unwrap(),
-        Action::requeue(controller::REQUEUE_NOT_READY)
-    );
+    assert_eq!(result.unwrap(), Action::requeue(controller::REQUEUE_NOT_READY));
     assert_eq!(probes, 0);
     let st = &seen.last().unwrap().body;
     let degraded = condition(st, "Degraded");
     assert_eq!(degraded["status"], "True");
     assert_eq!(degraded["reason"], "MigrationRefused");
-    assert_eq!(
-        degraded["message"],
-        format!("pod notes-7d9f-x2k: {message}")
-    );
+    assert_eq!(degraded["message"], format!("pod notes-7d9f-x2k: {message}"));
     assert_eq!(condition(st, "Ready")["status"], "False");
     assert_eq!(condition(st, "Progressing")["reason"], "RolloutFailed");
     assert_eq!(st["status"]["observedVersion"], "0.1.0");
@@ -486,13 +433,7 @@ async fn an_apply_error_requeues_with_backoff_and_does_not_lie_in_the_status() {
     .await;
     let err = result.unwrap_err();
     assert!(
-        matches!(
-            err,
-            controller::Error::Apply {
-                kind: "Deployment",
-                ..
-            }
-        ),
+        matches!(err, controller::Error::Apply { kind: "Deployment", .. }),
         "{err}"
     );
     assert_eq!(probes, 0);
@@ -549,10 +490,7 @@ async fn invalid_values_touch_nothing_and_say_why() {
     assert_eq!(result.unwrap(), Action::await_change());
     assert_eq!(seen.len(), 1, "only the status is written: {seen:?}");
     assert_request(&seen[0], Method::PATCH, STATUS_PATH);
-    assert_eq!(
-        condition(&seen[0].body, "Degraded")["reason"],
-        "InvalidValues"
-    );
+    assert_eq!(condition(&seen[0].body, "Degraded")["reason"], "InvalidValues");
     assert!(
         condition(&seen[0].body, "Degraded")["message"]
             .as_str()
@@ -654,8 +592,7 @@ async fn an_unchanged_status_is_not_rewritten() {
         ServedVersion::Reports("0.2.0".into()),
     )
     .await;
-    let status: KrytonStatus =
-        serde_json::from_value(seen.last().unwrap().body["status"].clone()).unwrap();
+    let status: KrytonStatus = serde_json::from_value(seen.last().unwrap().body["status"].clone()).unwrap();
     let (_, seen2, _, _) = reconcile_once(
         kryton("0.2.0", 2, Some(status)),
         world,
@@ -682,17 +619,13 @@ async fn a_cluster_without_snapshot_support_is_reported_not_hidden() {
         no_snapshot_crd: true,
         ..Default::default()
     };
-    let (result, seen, _, _) =
-        reconcile_once(k, world, ServedVersion::Reports("0.1.0".into())).await;
+    let (result, seen, _, _) = reconcile_once(k, world, ServedVersion::Reports("0.1.0".into())).await;
     // The server itself is fine: it is Ready, and the snapshot problem has its own condition.
     assert!(result.is_ok());
     let st = &seen.last().unwrap().body;
     assert_eq!(condition(st, "Ready")["status"], "True");
     assert_eq!(condition(st, "SnapshotsHealthy")["status"], "False");
-    assert_eq!(
-        condition(st, "SnapshotsHealthy")["reason"],
-        "SnapshotFailed"
-    );
+    assert_eq!(condition(st, "SnapshotsHealthy")["reason"], "SnapshotFailed");
     assert!(
         condition(st, "SnapshotsHealthy")["message"]
             .as_str()

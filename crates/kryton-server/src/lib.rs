@@ -12,6 +12,7 @@ pub mod http;
 pub mod markdown;
 pub mod migrations;
 pub mod notes;
+pub mod object_store;
 pub mod store;
 pub mod telemetry;
 pub mod upgrade_check;

@@ -246,10 +246,11 @@ pub async fn search(
             .fetch_all(pool)
             .await
         }
+        // CROSS JOIN keeps FTS5 as the outer loop: the match runs once, not once per note of the user.
         Database::Sqlite(pool) => {
             sqlx::query_as(
                 "SELECT n.path, n.title, n.body, -bm25(notes_fts, 10.0, 5.0, 1.0) AS rank \
-                 FROM notes_fts JOIN notes n ON n.rowid = notes_fts.rowid \
+                 FROM notes_fts CROSS JOIN notes n ON n.rowid = notes_fts.rowid \
                  WHERE notes_fts MATCH $2 AND n.user_id = $1 ORDER BY rank DESC, n.path LIMIT $3",
             )
             .bind(user_id)
