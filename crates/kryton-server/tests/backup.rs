@@ -634,3 +634,45 @@ async fn sqlite_boolean_columns_match_postgres() {
     listed.sort();
     assert_eq!(found, listed);
 }
+
+/// The rollback story: the automatic backup taken before a `contract` migration is this archive,
+/// and the older release (here: the migrations without the contract one) restores it over the
+/// upgraded database, whose newer schema is dropped and rebuilt at the archive's version.
+async fn pre_migration_backup_restores_with_the_older_release(backend: Backend) {
+    let mut env = TestEnv::new(backend).await;
+    env.write_migration(
+        "0001_t.sql",
+        "-- kryton:compat=expand\nCREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, flag BOOLEAN);\n",
+    );
+    env.run(&["migrate"]).await.assert_code(0);
+    let db = env.db().await;
+    let insert = "INSERT INTO t (id, v, flag) VALUES (1, 'one', TRUE), (2, 'two \u{1f680}', FALSE), (3, 'three', NULL)";
+    match &db {
+        Db::Pg(p) => drop(sqlx::query(insert).execute(p).await.unwrap()),
+        Db::Lite(p) => drop(sqlx::query(insert).execute(p).await.unwrap()),
+    }
+    db.close().await;
+    std::fs::create_dir_all(notes_dir(&env).join("u1")).unwrap();
+    std::fs::write(notes_dir(&env).join("u1/n.md"), b"# n\n").unwrap();
+
+    env.write_migration("0002_drop.sql", "-- kryton:compat=contract\nDROP TABLE t;\n");
+    env.run(&["migrate"]).await.assert_code(0);
+    assert!(!env.table_exists("t").await);
+    let backups: Vec<PathBuf> = std::fs::read_dir(env.data_dir().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let manifest = manifest_of(&backups[0]);
+    assert_eq!(manifest["schemaVersion"], 1);
+
+    // The older release: only 0001.
+    env.remove_migration("0002_drop.sql");
+    let run = env.run(&["restore", "--force", backups[0].to_str().unwrap()]).await;
+    run.assert_code(0);
+    assert_eq!(env.ledger_versions().await, vec![1]);
+    assert_eq!(env.scalar("SELECT count(*) FROM t").await, 3);
+    assert_eq!(env.scalar("SELECT count(*) FROM t WHERE flag IS NULL").await, 1);
+    assert_eq!(std::fs::read(notes_dir(&env).join("u1/n.md")).unwrap(), b"# n\n");
+}
+both_backends!(pre_migration_backup_restores_with_the_older_release);
