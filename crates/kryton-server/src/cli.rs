@@ -54,6 +54,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write one archive of the database and the notes (safe while the server is serving).
+    Backup {
+        /// Default: $BACKUP_DIR/kryton-backup-<UTC timestamp>.tar.gz
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Verify an archive, then restore it into an empty installation (either backend).
+    Restore {
+        file: std::path::PathBuf,
+        /// Replace a non-empty target: its tables are emptied, NOTES_DIR is moved aside.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the version and the commit this binary was built from.
     Version,
     /// Probe a running server's /healthz; exit 0 when it answers 200 (for container health checks).
@@ -144,6 +157,8 @@ async fn run(cli: Cli) -> i32 {
             Ok(safe) => return if safe { exit_code::OK } else { exit_code::OTHER },
             Err(e) => Err(e),
         },
+        Some(Command::Backup { out }) => crate::backup::command::backup(&config, out).await,
+        Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
         Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
     };
     match result {

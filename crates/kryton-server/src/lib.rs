@@ -3,6 +3,7 @@
 //! Every boot brings the schema forward before the HTTP listener opens; see [`boot`].
 
 pub mod auth;
+pub mod backup;
 pub mod boot;
 pub mod cli;
 pub mod config;

@@ -52,17 +52,18 @@ pub fn options(config: &Config, allow_out_of_order: bool) -> Options {
         Arc::new(PreMigrationBackup {
             dir: config.backup_dir.clone(),
             keep: config.backup_keep,
-            database: config.database.clone(),
+            notes_dir: config.notes_dir.clone(),
         }) as Arc<dyn BackupHook>
     });
     options
 }
 
-/// A full copy of the database taken before a `contract` migration, kept `keep` deep.
+/// A full backup (the `kryton backup` archive: database and notes) taken before a `contract`
+/// migration, kept `keep` deep.
 struct PreMigrationBackup {
     dir: PathBuf,
     keep: usize,
-    database: DatabaseConfig,
+    notes_dir: PathBuf,
 }
 
 const PREFIX: &str = "kryton-pre-migration-";
@@ -75,58 +76,19 @@ impl BackupHook for PreMigrationBackup {
     ) -> Pin<Box<dyn Future<Output = Result<PathBuf, String>> + Send + 'a>> {
         Box::pin(async move {
             std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
-            let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-            let name = format!("{PREFIX}{stamp}-before-{:04}", before.version);
-            let path = match (&self.database, conn) {
-                (DatabaseConfig::Sqlite { .. }, conn @ MigrationConnection::Sqlite { .. }) => {
-                    let path = self.dir.join(format!("{name}.sqlite"));
-                    let target = path.to_string_lossy().replace('\'', "''");
-                    kryton_migrate::ledger::execute_raw(conn, format!("VACUUM INTO '{target}'"))
-                        .await
-                        .map_err(|e| format!("VACUUM INTO {} failed: {e}", path.display()))?;
-                    path
-                }
-                (DatabaseConfig::Postgres { url, .. }, _) => {
-                    let path = self.dir.join(format!("{name}.pgdump"));
-                    pg_dump(url, &path).await?;
-                    path
-                }
-                _ => return Err("backend mismatch between configuration and connection".to_owned()),
-            };
+            let stamp = crate::backup::stamp(time::OffsetDateTime::now_utc());
+            let path = self
+                .dir
+                .join(format!("{PREFIX}{stamp}-before-{:04}.tar.gz", before.version));
+            // Read on the migration connection itself: it holds the lock, so nothing migrates
+            // underneath, and the snapshot is the schema exactly as it is before the DDL.
+            crate::backup::backup_with(conn, &self.notes_dir, &path)
+                .await
+                .map_err(|e| format!("the backup to {} failed: {e}", path.display()))?;
             prune(&self.dir, self.keep);
             Ok(path)
         })
     }
-}
-
-/// `pg_dump --format=custom`, with the password passed in the environment, never on the command line.
-async fn pg_dump(url: &str, path: &Path) -> Result<(), String> {
-    let mut parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
-    let password = parsed.password().map(str::to_owned);
-    let _ = parsed.set_password(None);
-    let partial = path.with_extension("pgdump.partial");
-    let mut command = tokio::process::Command::new("pg_dump");
-    command
-        .arg("--format=custom")
-        .arg("--file")
-        .arg(&partial)
-        .arg("--dbname")
-        .arg(parsed.as_str());
-    if let Some(password) = password {
-        command.env("PGPASSWORD", password);
-    }
-    let output = command
-        .output()
-        .await
-        .map_err(|e| format!("cannot run pg_dump ({e}); install the PostgreSQL client or set MIGRATION_BACKUP=off"))?;
-    if !output.status.success() {
-        let _ = std::fs::remove_file(&partial);
-        return Err(format!(
-            "pg_dump failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    std::fs::rename(&partial, path).map_err(|e| e.to_string())
 }
 
 fn prune(dir: &Path, keep: usize) {

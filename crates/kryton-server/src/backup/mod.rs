@@ -1,0 +1,463 @@
+//! `kryton backup` and `kryton restore`: one self-checking archive of the database and the notes.
+//!
+//! ```text
+//! db/<table>.jsonl   one JSON object per row (column -> value), tables in foreign-key order
+//! notes/...          the whole NOTES_DIR tree (history, trash, attachments), file by file
+//! manifest.json      written last: format, kryton version and commit, backend, schema version,
+//!                    created-at, the tables with row counts, and every part with size and SHA-256
+//! ```
+//!
+//! The rows are dialect-neutral (integers as numbers, booleans as JSON booleans, times as epoch
+//! milliseconds or RFC 3339 text), so an archive taken on SQLite restores into PostgreSQL and back.
+//! See docs/backups.md for the operator's view.
+
+mod archive;
+pub mod sql;
+
+use std::path::{Path, PathBuf};
+
+use kryton_migrate::{MigrateError, MigrationConnection, MigrationSet};
+use serde::{Deserialize, Serialize};
+use sqlx::ConnectOptions;
+
+use crate::config::{Config, DatabaseConfig};
+use crate::db::{self, Unreachable};
+use crate::migrations;
+use crate::version::BuildInfo;
+use sql::Conn;
+
+pub const FORMAT: &str = "kryton-backup";
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Failed(String),
+    /// The archive is damaged, altered, truncated or not ours; nothing was written.
+    #[error("refusing the archive: {0}; nothing was changed")]
+    Corrupt(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Migrate(#[from] MigrateError),
+    #[error("{0}")]
+    Unreachable(#[from] Unreachable),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The archive's table of contents.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub kryton_version: String,
+    pub kryton_commit: String,
+    /// `postgres` or `sqlite`: where it was taken (restores go to either).
+    pub backend: String,
+    /// The newest migration applied to the database the backup was taken from.
+    pub schema_version: i64,
+    pub created_at: String,
+    /// Every table, in the order a restore loads them (parents before children).
+    pub tables: Vec<TableEntry>,
+    /// Every entry of the archive except the manifest.
+    pub parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub name: String,
+    pub rows: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Part {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: PartKind,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartKind {
+    File,
+    Dir,
+}
+
+fn utc_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `20260102T030405Z`: sorts by time, safe in file names.
+pub fn stamp(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Where `kryton backup` writes when `--out` is not given.
+pub fn default_path(config: &Config) -> PathBuf {
+    config
+        .backup_dir
+        .join(format!("kryton-backup-{}.tar.gz", stamp(utc_now())))
+}
+
+/// A connection that only reads, separate from the server's pool (the server may be serving).
+async fn connect_reader(config: &Config) -> Result<MigrationConnection, BackupError> {
+    match &config.database {
+        DatabaseConfig::Postgres { .. } => Ok(db::connect_for_migration(config).await?),
+        DatabaseConfig::Sqlite { path } => {
+            if !path.exists() {
+                return Err(BackupError::Failed(format!(
+                    "there is no database at {}; nothing to back up",
+                    path.display()
+                )));
+            }
+            let conn = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .busy_timeout(std::time::Duration::from_secs(10))
+                .connect()
+                .await?;
+            Ok(MigrationConnection::Sqlite {
+                conn,
+                lock_path: path.with_extension("db.migrate-lock"),
+            })
+        }
+    }
+}
+
+fn conn_of(conn: &mut MigrationConnection) -> Conn<'_> {
+    match conn {
+        MigrationConnection::Postgres(c) => Conn::Pg(c),
+        MigrationConnection::Sqlite { conn, .. } => Conn::Lite(conn),
+    }
+}
+
+/// Writes a backup of the database behind `conn` and of `notes_dir` to `out`.
+pub async fn backup_with(
+    conn: &mut MigrationConnection,
+    notes_dir: &Path,
+    out: &Path,
+) -> Result<Manifest, BackupError> {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    std::fs::create_dir_all(&dir).map_err(|e| BackupError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let created = utc_now();
+    let mut conn = conn_of(conn);
+    let backend = conn.backend();
+    let snapshot = sql::snapshot(&mut conn, &dir).await?;
+    let build = BuildInfo::current();
+    let manifest = Manifest {
+        format: FORMAT.to_owned(),
+        format_version: FORMAT_VERSION,
+        kryton_version: build.version.to_owned(),
+        kryton_commit: build.commit,
+        backend: backend.to_owned(),
+        schema_version: snapshot.schema_version,
+        created_at: rfc3339(created),
+        tables: Vec::new(),
+        parts: Vec::new(),
+    };
+    let (out, notes_dir) = (out.to_path_buf(), notes_dir.to_path_buf());
+    tokio::task::spawn_blocking(move || archive::write(&out, snapshot.tables, &notes_dir, manifest))
+        .await
+        .map_err(|e| BackupError::Failed(format!("the backup task failed: {e}")))?
+}
+
+/// `kryton backup [--out FILE]`.
+pub async fn backup(config: &Config, out: Option<PathBuf>) -> Result<(PathBuf, Manifest), BackupError> {
+    let out = out.unwrap_or_else(|| default_path(config));
+    let mut conn = connect_reader(config).await?;
+    let result = backup_with(&mut conn, &config.notes_dir, &out).await;
+    conn.close().await;
+    Ok((out, result?))
+}
+
+/// What a restore did.
+#[derive(Debug)]
+pub struct Restored {
+    pub manifest: Manifest,
+    pub rows: u64,
+    pub files: usize,
+    pub head: i64,
+    /// Where the previous NOTES_DIR went (with `--force`).
+    pub moved_aside: Option<PathBuf>,
+}
+
+/// Any regular file below `dir` (a missing directory is empty).
+fn has_files(dir: &Path) -> std::io::Result<bool> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            } else {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "notes".to_owned());
+    dir.with_file_name(format!("{name}{suffix}"))
+}
+
+/// `kryton restore FILE [--force]`.
+///
+/// 1. verify the whole archive (writes nothing);
+/// 2. refuse a non-empty target unless `force`;
+/// 3. extract into a staging directory beside NOTES_DIR, checking every hash again;
+/// 4. build the schema up to the archive's version;
+/// 5. empty the tables and load the rows in one transaction;
+/// 6. put the notes in place (moving an existing tree aside);
+/// 7. migrate forward to this binary's head.
+pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<Restored, BackupError> {
+    let set = migrations::for_config(config).map_err(MigrateError::from)?;
+    let head = set.head();
+
+    let path = file.to_path_buf();
+    let manifest = tokio::task::spawn_blocking(move || archive::verify(&path))
+        .await
+        .map_err(|e| BackupError::Failed(format!("the verification task failed: {e}")))??;
+    if manifest.schema_version > head {
+        return Err(BackupError::Refused(format!(
+            "the backup's schema version {:04} is newer than this binary's head {head:04}; restore it with kryton {} \
+             (which took it) or newer",
+            manifest.schema_version, manifest.kryton_version
+        )));
+    }
+
+    let notes_dir = config.notes_dir.clone();
+    let notes_in_use = has_files(&notes_dir)?;
+    let users_exist = match db::connect_read_only(config).await? {
+        Some(mut conn) => {
+            let found = sql::has_users(&mut conn_of(&mut conn)).await;
+            conn.close().await;
+            found?
+        }
+        None => false,
+    };
+    if (notes_in_use || users_exist) && !force {
+        let what = match (users_exist, notes_in_use) {
+            (true, true) => "the database has accounts and NOTES_DIR has files",
+            (true, false) => "the database has accounts",
+            _ => "NOTES_DIR has files",
+        };
+        return Err(BackupError::Refused(format!(
+            "the target is not empty ({what}); restore into a new installation, or pass --force to replace it \
+             (tables are emptied; NOTES_DIR is moved aside, not deleted)"
+        )));
+    }
+    config
+        .prepare_directories()
+        .map_err(|e| BackupError::Failed(e.to_string()))?;
+
+    // Stage beside NOTES_DIR, so that putting the tree in place is one rename.
+    let staging = sibling(&notes_dir, ".restoring");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?; // left by an interrupted restore
+    }
+    std::fs::create_dir_all(&staging)?;
+    let result = restore_staged(config, file, &set, &manifest, &staging, notes_in_use).await;
+    if let Err(error) = std::fs::remove_dir_all(&staging)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(%error, path = %staging.display(), "could not remove the restore's staging directory");
+    }
+    let (rows, moved_aside) = result?;
+    let files = manifest
+        .parts
+        .iter()
+        .filter(|p| p.kind == PartKind::File && p.path.starts_with("notes/"))
+        .count();
+    Ok(Restored {
+        manifest,
+        rows,
+        files,
+        head,
+        moved_aside,
+    })
+}
+
+async fn restore_staged(
+    config: &Config,
+    file: &Path,
+    set: &MigrationSet,
+    manifest: &Manifest,
+    staging: &Path,
+    notes_in_use: bool,
+) -> Result<(u64, Option<PathBuf>), BackupError> {
+    let (path, stage, expected) = (file.to_path_buf(), staging.to_path_buf(), manifest.clone());
+    let tables = tokio::task::spawn_blocking(move || archive::extract(&path, &stage, &expected))
+        .await
+        .map_err(|e| BackupError::Failed(format!("the extraction task failed: {e}")))??;
+
+    // The schema exactly at the archive's version; a newer target schema is dropped first (there
+    // are no down-migrations).
+    let version = manifest.schema_version;
+    let mut options = migrations::options(config, false);
+    // The archive being restored is the backup; the target's old contents were checked empty or
+    // explicitly given up with --force.
+    options.backup = None;
+    let mut conn = db::connect_for_migration(config).await?;
+    let ledger = kryton_migrate::ledger::read(&mut conn).await?;
+    if ledger.iter().any(|e| e.version > version) {
+        tracing::info!(
+            target_version = ledger.iter().map(|e| e.version).max().unwrap_or(0),
+            backup_version = version,
+            "the target's schema is newer than the backup's: dropping it to rebuild at the backup's version"
+        );
+        sql::drop_everything(&mut conn_of(&mut conn)).await?;
+    }
+    conn.close().await;
+    let upto = MigrationSet {
+        dialect: set.dialect,
+        migrations: set
+            .migrations
+            .iter()
+            .filter(|m| m.version <= version)
+            .cloned()
+            .collect(),
+    };
+    kryton_migrate::migrate(db::connect_for_migration(config).await?, &upto, &options).await?;
+
+    let mut conn = db::connect_for_migration(config).await?;
+    let loaded = sql::load(&mut conn_of(&mut conn), tables).await;
+    conn.close().await;
+    let rows = loaded?.values().sum();
+
+    // The notes: the old tree is moved aside (never deleted), the staged one renamed into place.
+    let notes_dir = &config.notes_dir;
+    let mut moved_aside = None;
+    if notes_in_use {
+        let base = format!(".before-restore-{}", stamp(utc_now()));
+        let mut aside = sibling(notes_dir, &base);
+        for n in 2.. {
+            if !aside.exists() {
+                break;
+            }
+            aside = sibling(notes_dir, &format!("{base}-{n}"));
+        }
+        std::fs::rename(notes_dir, &aside).map_err(|e| {
+            BackupError::Failed(format!(
+                "cannot move {} aside to {}: {e}",
+                notes_dir.display(),
+                aside.display()
+            ))
+        })?;
+        moved_aside = Some(aside);
+    } else if notes_dir.exists() {
+        std::fs::remove_dir_all(notes_dir)?; // holds directories only (checked above)
+    }
+    let staged_notes = staging.join("notes");
+    if staged_notes.exists() {
+        std::fs::rename(&staged_notes, notes_dir).map_err(|e| {
+            BackupError::Failed(format!(
+                "cannot move the restored notes into {}: {e}",
+                notes_dir.display()
+            ))
+        })?;
+    } else {
+        std::fs::create_dir_all(notes_dir)?;
+    }
+
+    // Forward to this binary's head with the normal engine.
+    kryton_migrate::migrate(db::connect_for_migration(config).await?, set, &options).await?;
+    Ok((rows, moved_aside))
+}
+
+/// The command-line side: one summary line on success, errors mapped to exit codes.
+pub mod command {
+    use std::path::{Path, PathBuf};
+
+    use crate::boot::BootError;
+    use crate::config::Config;
+
+    use super::BackupError;
+
+    fn boot_error(error: BackupError) -> BootError {
+        match error {
+            BackupError::Migrate(e) => BootError::Migrate(e),
+            BackupError::Unreachable(e) => BootError::Unreachable(e),
+            other => BootError::Other(other.to_string()),
+        }
+    }
+
+    pub async fn backup(config: &Config, out: Option<PathBuf>) -> Result<(), BootError> {
+        let started = std::time::Instant::now();
+        let (path, manifest) = super::backup(config, out).await.map_err(|e| match e {
+            e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) => boot_error(e),
+            other => BootError::Other(format!("backup failed: {other}")),
+        })?;
+        let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+        let files = manifest
+            .parts
+            .iter()
+            .filter(|p| p.path.starts_with("notes/") && p.sha256.is_some())
+            .count();
+        println!(
+            "backup written to {} ({} backend, schema {:04}, {rows} rows in {} tables, {files} note files, {} ms)",
+            path.display(),
+            manifest.backend,
+            manifest.schema_version,
+            manifest.tables.len(),
+            started.elapsed().as_millis()
+        );
+        Ok(())
+    }
+
+    pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<(), BootError> {
+        let started = std::time::Instant::now();
+        let restored = super::restore(config, file, force).await.map_err(|e| match e {
+            e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) => boot_error(e),
+            other => BootError::Other(format!("restore of {} failed: {other}", file.display())),
+        })?;
+        if let Some(aside) = &restored.moved_aside {
+            println!("the previous notes were moved to {}", aside.display());
+        }
+        println!(
+            "restored {} ({} backup of kryton {}, schema {:04} -> {:04}): {} rows, {} note files, {} ms",
+            file.display(),
+            restored.manifest.backend,
+            restored.manifest.kryton_version,
+            restored.manifest.schema_version,
+            restored.head,
+            restored.rows,
+            restored.files,
+            started.elapsed().as_millis()
+        );
+        Ok(())
+    }
+}
