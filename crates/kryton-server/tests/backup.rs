@@ -508,6 +508,7 @@ both_backends!(corrupt_archives_are_refused);
 async fn non_empty_target_needs_force(backend: Backend) {
     let (mut server, fixture, archive) = source(backend).await;
     let expected_rows = all_rows(&server.env).await;
+    let expected_tree = tree(&notes_dir(&server.env));
     // Changes after the backup, which the restore must undo.
     let (status, invite) = server
         .request("POST", "/api/admin/invites", &As::Bearer(fixture.session.clone()), None)
@@ -517,7 +518,6 @@ async fn non_empty_target_needs_force(backend: Backend) {
         .sign_up("carol@example.org", "carol's long password", invite["code"].as_str())
         .await;
     server.stop().await;
-    let expected_tree = tree(&notes_dir(&server.env));
     let extra = notes_dir(&server.env).join("late.md");
     std::fs::write(&extra, b"written after the backup\n").unwrap();
     let env = &server.env;
@@ -640,8 +640,14 @@ async fn sqlite_boolean_columns_match_postgres() {
 /// upgraded database, whose newer schema is dropped and rebuilt at the archive's version.
 async fn pre_migration_backup_restores_with_the_older_release(backend: Backend) {
     let mut env = TestEnv::new(backend).await;
+    // The server's own schema first: restore reindexes the notes, which needs its tables.
+    let shipped = env.write_shipped_migrations() as i64;
+    let (table, drop_file) = (
+        format!("{:04}_t.sql", shipped + 1),
+        format!("{:04}_drop.sql", shipped + 2),
+    );
     env.write_migration(
-        "0001_t.sql",
+        &table,
         "-- kryton:compat=expand\nCREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL, flag BOOLEAN);\n",
     );
     env.run(&["migrate"]).await.assert_code(0);
@@ -655,7 +661,7 @@ async fn pre_migration_backup_restores_with_the_older_release(backend: Backend) 
     std::fs::create_dir_all(notes_dir(&env).join("u1")).unwrap();
     std::fs::write(notes_dir(&env).join("u1/n.md"), b"# n\n").unwrap();
 
-    env.write_migration("0002_drop.sql", "-- kryton:compat=contract\nDROP TABLE t;\n");
+    env.write_migration(&drop_file, "-- kryton:compat=contract\nDROP TABLE t;\n");
     env.run(&["migrate"]).await.assert_code(0);
     assert!(!env.table_exists("t").await);
     let backups: Vec<PathBuf> = std::fs::read_dir(env.data_dir().join("backups"))
@@ -664,13 +670,13 @@ async fn pre_migration_backup_restores_with_the_older_release(backend: Backend) 
         .collect();
     assert_eq!(backups.len(), 1, "{backups:?}");
     let manifest = manifest_of(&backups[0]);
-    assert_eq!(manifest["schemaVersion"], 1);
+    assert_eq!(manifest["schemaVersion"], shipped + 1);
 
     // The older release: only 0001.
-    env.remove_migration("0002_drop.sql");
+    env.remove_migration(&drop_file);
     let run = env.run(&["restore", "--force", backups[0].to_str().unwrap()]).await;
     run.assert_code(0);
-    assert_eq!(env.ledger_versions().await, vec![1]);
+    assert_eq!(env.ledger_versions().await, (1..=shipped + 1).collect::<Vec<_>>());
     assert_eq!(env.scalar("SELECT count(*) FROM t").await, 3);
     assert_eq!(env.scalar("SELECT count(*) FROM t WHERE flag IS NULL").await, 1);
     assert_eq!(std::fs::read(notes_dir(&env).join("u1/n.md")).unwrap(), b"# n\n");

@@ -242,7 +242,7 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
 /// 4. build the schema up to the archive's version;
 /// 5. empty the tables and load the rows in one transaction;
 /// 6. put the notes in place (moving an existing tree aside);
-/// 7. migrate forward to this binary's head.
+/// 7. migrate forward to this binary's head and reindex the notes from the files.
 pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<Restored, BackupError> {
     let set = migrations::for_config(config).map_err(MigrateError::from)?;
     let head = set.head();
@@ -395,6 +395,19 @@ async fn restore_staged(
 
     // Forward to this binary's head with the normal engine.
     kryton_migrate::migrate(db::connect_for_migration(config).await?, set, &options).await?;
+    // The files are the truth: whatever the archive's index said, bring it in line with them.
+    let pool = db::Database::open(config)
+        .await
+        .map_err(|e| BackupError::Failed(format!("reindex: {e}")))?;
+    let report = crate::notes::reconcile_all(&pool, config).await;
+    pool.close().await;
+    let report = report.map_err(|e| BackupError::Failed(format!("reindex after restore: {e}")))?;
+    tracing::info!(
+        added = report.added,
+        updated = report.updated,
+        removed = report.removed,
+        "notes index reconciled"
+    );
     Ok((rows, moved_aside))
 }
 
