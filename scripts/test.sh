@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/ensure-postgres.sh
+# helm, kubernetes-validate, hadolint, docker-compose, moto: into .tools/ and .venv/ (fast when present).
+scripts/tools-install.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

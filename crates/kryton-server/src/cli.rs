@@ -56,13 +56,19 @@ pub enum Command {
     },
     /// Write one archive of the database and the notes (safe while the server is serving).
     Backup {
-        /// Default: $BACKUP_DIR/kryton-backup-<UTC timestamp>.tar.gz
+        /// Default: $BACKUP_DIR/kryton-backup-<UTC timestamp>.tar.gz. `s3://bucket/prefix/` uploads
+        /// the archive to an S3-compatible store (S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID,
+        /// AWS_SECRET_ACCESS_KEY) instead of keeping it.
         #[arg(long)]
-        out: Option<std::path::PathBuf>,
+        out: Option<String>,
+        /// With an s3:// target: keep only the newest N archives under the prefix.
+        #[arg(long, env = "BACKUP_RETENTION")]
+        retention: Option<usize>,
     },
     /// Verify an archive, then restore it into an empty installation (either backend).
     Restore {
-        file: std::path::PathBuf,
+        /// A local archive, or `s3://bucket/key` to download one first.
+        file: String,
         /// Replace a non-empty target: its tables are emptied, NOTES_DIR is moved aside.
         #[arg(long)]
         force: bool,
@@ -157,7 +163,7 @@ async fn run(cli: Cli) -> i32 {
             Ok(safe) => return if safe { exit_code::OK } else { exit_code::OTHER },
             Err(e) => Err(e),
         },
-        Some(Command::Backup { out }) => crate::backup::command::backup(&config, out).await,
+        Some(Command::Backup { out, retention }) => crate::backup::command::backup(&config, out, retention).await,
         Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
         Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
     };

@@ -417,6 +417,7 @@ pub mod command {
 
     use crate::boot::BootError;
     use crate::config::Config;
+    use crate::object_store::{S3Client, S3Url};
 
     use super::BackupError;
 
@@ -428,7 +429,53 @@ pub mod command {
         }
     }
 
-    pub async fn backup(config: &Config, out: Option<PathBuf>) -> Result<(), BootError> {
+    /// `kryton backup [--out FILE | --out s3://bucket/prefix/] [--retention N]`.
+    pub async fn backup(config: &Config, out: Option<String>, retention: Option<usize>) -> Result<(), BootError> {
+        let Some(target) = out.as_deref().and_then(S3Url::parse) else {
+            return backup_local(config, out.map(PathBuf::from)).await.map(drop);
+        };
+        // Written locally first (verified, complete), then uploaded; the local copy is removed.
+        let client = S3Client::from_env().map_err(|e| BootError::Other(format!("backup failed: {e}")))?;
+        let path = backup_local(config, None).await?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let key = if target.key.is_empty() || target.key.ends_with('/') {
+            format!("{}{name}", target.key)
+        } else {
+            target.key.clone()
+        };
+        let uploaded = client.upload(&path, &target.bucket, &key).await;
+        let _ = std::fs::remove_file(&path);
+        uploaded
+            .map_err(|e| BootError::Other(format!("backup failed: uploading to s3://{}/{key}: {e}", target.bucket)))?;
+        println!("uploaded to s3://{}/{key}", target.bucket);
+        if let Some(keep) = retention {
+            let prefix = key.rsplit_once('/').map_or(String::new(), |(p, _)| format!("{p}/"));
+            let mut archives: Vec<String> = client
+                .list(&target.bucket, &prefix)
+                .await
+                .map_err(|e| BootError::Other(format!("backup retention: {e}")))?
+                .into_iter()
+                .map(|o| o.key)
+                .filter(|k| k[prefix.len()..].starts_with("kryton-backup-") && !k[prefix.len()..].contains('/'))
+                .collect();
+            // Names carry a UTC timestamp, so they sort oldest first.
+            archives.sort();
+            let excess = archives.len().saturating_sub(keep.max(1));
+            for old in archives.into_iter().take(excess) {
+                client
+                    .delete(&target.bucket, &old)
+                    .await
+                    .map_err(|e| BootError::Other(format!("backup retention: {e}")))?;
+                println!("retention: deleted s3://{}/{old}", target.bucket);
+            }
+        }
+        Ok(())
+    }
+
+    async fn backup_local(config: &Config, out: Option<PathBuf>) -> Result<PathBuf, BootError> {
         let started = std::time::Instant::now();
         let (path, manifest) = super::backup(config, out).await.map_err(|e| match e {
             e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) => boot_error(e),
@@ -448,10 +495,29 @@ pub mod command {
             manifest.tables.len(),
             started.elapsed().as_millis()
         );
-        Ok(())
+        Ok(path)
     }
 
-    pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<(), BootError> {
+    /// `kryton restore FILE|s3://bucket/key [--force]`.
+    pub async fn restore(config: &Config, file: &str, force: bool) -> Result<(), BootError> {
+        let Some(source) = S3Url::parse(file) else {
+            return restore_local(config, Path::new(file), force).await;
+        };
+        let client = S3Client::from_env().map_err(|e| BootError::Other(format!("restore failed: {e}")))?;
+        std::fs::create_dir_all(&config.backup_dir)
+            .map_err(|e| BootError::Other(format!("restore failed: {}: {e}", config.backup_dir.display())))?;
+        let name = source.key.rsplit('/').next().unwrap_or("download.tar.gz").to_owned();
+        let local = config.backup_dir.join(format!("{name}.download"));
+        client
+            .download(&source.bucket, &source.key, &local)
+            .await
+            .map_err(|e| BootError::Other(format!("restore failed: downloading {file}: {e}")))?;
+        let result = restore_local(config, &local, force).await;
+        let _ = std::fs::remove_file(&local);
+        result
+    }
+
+    async fn restore_local(config: &Config, file: &Path, force: bool) -> Result<(), BootError> {
         let started = std::time::Instant::now();
         let restored = super::restore(config, file, force).await.map_err(|e| match e {
             e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) => boot_error(e),
