@@ -12,6 +12,12 @@ use std::path::{Path, PathBuf};
 use common::{As, Backend, Db, Server, TestEnv};
 use serde_json::{Value, json};
 use sqlx::{Column, Row};
+use std::time::Duration;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
 
 /// What a test installation holds, to compare after a restore.
 struct Fixture {
@@ -682,3 +688,68 @@ async fn pre_migration_backup_restores_with_the_older_release(backend: Backend) 
     assert_eq!(std::fs::read(notes_dir(&env).join("u1/n.md")).unwrap(), b"# n\n");
 }
 both_backends!(pre_migration_backup_restores_with_the_older_release);
+
+/// A backup taken while 16 clients write notes restores into an installation whose index and files
+/// agree exactly: every indexed note has its file with that content, and every file is indexed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_under_concurrent_writes_restores_consistently() {
+    let mut env = TestEnv::new(Backend::Postgres).await;
+    env.set_env("REGISTRATION_MODE", "open");
+    env.set_env("RATE_LIMIT_MAX", "1000000");
+    let source = Server::start(env).await;
+    let (user, token) = source.sign_up("busy@example.org", "a busy password", None).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..16 {
+        let (url, token, stop) = (source.env.url("/api/notes"), token.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut written = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && written < 200 {
+                let body = json!({"path": format!("w{writer}/n{written}"), "content": format!("note {written} of writer {writer} #w{writer}")});
+                let status = client.post(&url).bearer_auth(&token).json(&body).send().await.unwrap().status();
+                assert_eq!(status, 201);
+                written += 1;
+            }
+            written
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let archive = source.env.dir.path().join("busy.tar.gz");
+    source
+        .env
+        .run(&["backup", "--out", archive.to_str().unwrap()])
+        .await
+        .assert_code(0);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for w in writers {
+        total += w.await.unwrap();
+    }
+    assert!(total > 16, "the writers were busy during the backup ({total} notes)");
+
+    let target = TestEnv::new(Backend::Sqlite).await;
+    target.run(&["restore", archive.to_str().unwrap()]).await.assert_code(0);
+    let vault = notes_dir(&target).join(&user);
+    let mut on_disk = BTreeMap::new();
+    for (path, content) in tree(&vault) {
+        if let Some(bytes) = content {
+            if path.ends_with(".md") && !path.starts_with('.') {
+                on_disk.insert(path, sha256_hex(&bytes));
+            }
+        }
+    }
+    let db = target.db().await;
+    let Db::Lite(pool) = &db else { unreachable!() };
+    let indexed: BTreeMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT path, content_hash FROM notes WHERE user_id = ?")
+            .bind(&user)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    db.close().await;
+    assert!(on_disk.len() > 1, "the archive carried notes");
+    assert_eq!(indexed, on_disk, "index and files agree after the restore");
+}

@@ -110,6 +110,9 @@ fn checked(name: &str, what: &str) -> Result<(), BackupError> {
     }
 }
 
+/// Tables that only index the notes on disk; rebuilt from the files after a restore.
+pub const DERIVED_TABLES: &[&str] = &["notes", "note_links", "note_tags"];
+
 /// The application tables in a load order that satisfies every foreign key (parents first).
 pub async fn tables(conn: &mut Conn<'_>) -> Result<Vec<Table>, BackupError> {
     let mut found = Vec::new();
@@ -325,7 +328,13 @@ async fn snapshot_in_transaction(conn: &mut Conn<'_>, spool_dir: &Path) -> Resul
     // The first read fixes the snapshot (SQLite's deferred transaction starts reading here).
     let schema_version = schema_version(conn).await?;
     let mut dumped = Vec::new();
-    for table in tables(conn).await? {
+    // The notes index is derived from the files: it is left out and rebuilt by the restore, so the
+    // archive can never hold an index that disagrees with its own notes.
+    for table in tables(conn)
+        .await?
+        .into_iter()
+        .filter(|t| !DERIVED_TABLES.contains(&t.name.as_str()))
+    {
         let select = select_json(conn, &table);
         let spool = tempfile::tempfile_in(spool_dir)
             .map_err(|e| BackupError::Failed(format!("cannot create a spool file in {}: {e}", spool_dir.display())))?;
