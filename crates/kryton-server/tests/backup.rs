@@ -733,10 +733,11 @@ async fn backup_under_concurrent_writes_restores_consistently() {
     let vault = notes_dir(&target).join(&user);
     let mut on_disk = BTreeMap::new();
     for (path, content) in tree(&vault) {
-        if let Some(bytes) = content {
-            if path.ends_with(".md") && !path.starts_with('.') {
-                on_disk.insert(path, sha256_hex(&bytes));
-            }
+        if let Some(bytes) = content
+            && path.ends_with(".md")
+            && !path.starts_with('.')
+        {
+            on_disk.insert(path, sha256_hex(&bytes));
         }
     }
     let db = target.db().await;
