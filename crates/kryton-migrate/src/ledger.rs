@@ -85,9 +85,9 @@ const SQLITE_SELECT: &str = "SELECT version, slug, checksum, compat, status, app
     execution_ms, applied_by_version, applied_by
     FROM _kryton_schema_migrations ORDER BY version";
 
-/// Who is applying: `host/pid`, recorded in the ledger and the attempts log.
-pub fn applier_identity() -> String {
-    let host = std::env::var("HOSTNAME")
+/// This machine's name: `HOSTNAME` (set in containers), else /etc/hostname.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
         .or_else(|| {
@@ -95,8 +95,12 @@ pub fn applier_identity() -> String {
                 .ok()
                 .map(|h| h.trim().to_owned())
         })
-        .unwrap_or_else(|| "unknown-host".to_owned());
-    format!("{host}/{}", std::process::id())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+/// Who is applying: `host/pid`, recorded in the ledger and the attempts log.
+pub fn applier_identity() -> String {
+    format!("{}/{}", hostname(), std::process::id())
 }
 
 /// Creates the ledger tables when missing. Call only under the migration lock.

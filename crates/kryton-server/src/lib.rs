@@ -24,14 +24,4 @@ pub use boot::{BootError, run, serve};
 pub use config::Config;
 
 /// This machine's name, for logs, the ledger and `application_name`.
-pub fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown-host".to_owned())
-}
+pub use kryton_migrate::ledger::hostname;

@@ -119,7 +119,7 @@ async fn delete_user(
     Ok(Json(json!({ "success": true, "vaultMovedTo": moved_to })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct NewInvite {
     expires_at: Option<String>,
@@ -131,11 +131,7 @@ async fn create_invite(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     // The body is optional: no body means an invite that never expires.
-    let body: NewInvite = if body.iter().all(u8::is_ascii_whitespace) {
-        NewInvite { expires_at: None }
-    } else {
-        serde_json::from_slice(&body).map_err(|_| AppError::Validation("the body is not valid JSON".to_owned()))?
-    };
+    let body: NewInvite = super::json::optional_json(&body)?;
     let expires_at = match body.expires_at {
         None => None,
         Some(text) => Some(

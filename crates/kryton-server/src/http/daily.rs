@@ -32,11 +32,7 @@ async fn daily(
     CurrentUser(me): CurrentUser,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let request: DailyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        DailyRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|_| AppError::Validation("the body is not valid JSON".to_owned()))?
-    };
+    let request: DailyRequest = super::json::optional_json(&body)?;
     let date = match request.date.as_deref() {
         None => time::OffsetDateTime::now_utc().date(),
         Some(text) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))

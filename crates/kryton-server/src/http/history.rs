@@ -73,11 +73,7 @@ async fn restore(
 ) -> Result<Json<Value>, AppError> {
     let path = note_path(&raw)?;
     let ts = timestamp(&at)?;
-    let expected = headers
-        .get(axum::http::header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().trim_start_matches("W/").trim_matches('"').to_owned())
-        .filter(|v| v != "*");
+    let expected = super::notes::if_match(&headers);
     let vault = notes::vault(&state.config, &me.user.id);
     let (writer, target) = (vault.clone(), path.clone());
     let etag = blocking(move || writer.restore_version(&target, ts, expected.as_deref())).await?;

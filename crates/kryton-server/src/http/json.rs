@@ -8,6 +8,14 @@ use crate::error::AppError;
 
 pub struct ApiJson<T>(pub T);
 
+/// A body that may be absent: nothing (or only whitespace) gives `T::default()`.
+pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|_| AppError::Validation("the body is not valid JSON".to_owned()))
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 

@@ -37,7 +37,7 @@ fn folder_path(raw: &str) -> Result<FolderPath, AppError> {
 }
 
 /// `If-Match: "<hash>"` (quotes and a weak prefix tolerated); `*` means "any version".
-fn if_match(headers: &HeaderMap) -> Option<String> {
+pub fn if_match(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::IF_MATCH)?.to_str().ok()?.trim();
     let value = value.strip_prefix("W/").unwrap_or(value).trim_matches('"');
     (value != "*").then(|| value.to_owned())
