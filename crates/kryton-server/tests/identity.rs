@@ -179,12 +179,14 @@ async fn registration_modes(backend: Backend) {
     );
     assert_eq!(attempt("bogus@example.org", Some("not-a-code")).await.0, 403);
 
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
-    let soon = soon.format(&time::format_description::well_known::Rfc3339).unwrap();
-    let (_, expiring) = s
-        .request("POST", "/api/admin/invites", &admin, Some(json!({"expiresAt": soon})))
+    let (_, expiring) = s.request("POST", "/api/admin/invites", &admin, None).await;
+    // Its expiry passes (moved into the past in the database rather than waited for).
+    s.env
+        .execute(format!(
+            "UPDATE invites SET expires_at = 1 WHERE id = '{}'",
+            expiring["id"].as_str().unwrap()
+        ))
         .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, _) = attempt("late@example.org", Some(expiring["code"].as_str().unwrap())).await;
     assert_eq!(status, 403, "an expired invite is refused");
 
@@ -218,7 +220,7 @@ both_backends!(registration_modes);
 
 /// Every bad credential gets the right status and envelope.
 async fn bad_credentials(backend: Backend) {
-    let s = server(backend, &[("REGISTRATION_MODE", "open"), ("SESSION_TTL", "2s")]).await;
+    let s = server(backend, &[("REGISTRATION_MODE", "open"), ("SESSION_TTL", "2h")]).await;
     let (_, session) = s.sign_up("a@example.org", "password one", None).await;
     let (_, victim) = s.sign_up("b@example.org", "password two", None).await;
     let sign_in = |email: &str, password: &str| {
@@ -303,16 +305,13 @@ async fn bad_credentials(backend: Backend) {
         401
     );
 
-    // Expired key.
-    let soon = (time::OffsetDateTime::now_utc() + time::Duration::seconds(1))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
+    // Expired key: created valid, then its expiry passes (moved into the past in the database).
     let (status, body) = s
         .request(
             "POST",
             "/api/api-keys",
             &As::Bearer(session.clone()),
-            Some(json!({"name": "brief", "scope": "read-only", "expiresAt": soon})),
+            Some(json!({"name": "brief", "scope": "read-only", "expiresAt": "2099-01-01T00:00:00Z"})),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -323,7 +322,12 @@ async fn bad_credentials(backend: Backend) {
             .0,
         200
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    s.env
+        .execute(format!(
+            "UPDATE api_keys SET expires_at = 1 WHERE id = '{}'",
+            body["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(
         s.request("GET", "/api/auth/get-session", &As::Bearer(brief), None)
             .await
@@ -331,7 +335,21 @@ async fn bad_credentials(backend: Backend) {
         401
     );
 
-    // Expired session (SESSION_TTL=2s, and more than 2s have passed).
+    // SESSION_TTL decides when a new session ends.
+    let (_, fresh) = sign_in("a@example.org", "password one").await;
+    let ends = time::OffsetDateTime::parse(
+        fresh["session"]["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let ttl = ends - time::OffsetDateTime::now_utc();
+    assert!(
+        ttl > time::Duration::minutes(119) && ttl <= time::Duration::minutes(120),
+        "{ttl}"
+    );
+
+    // Expired session, the same way.
+    s.env.execute("UPDATE sessions SET expires_at = 1".to_owned()).await;
     let (status, body) = s
         .request("GET", "/api/auth/get-session", &As::Bearer(session), None)
         .await;

@@ -23,15 +23,6 @@ fn fixture(version: usize) -> String {
         .unwrap_or_else(|_| panic!("every migration needs a fixture: {} is missing", path.display()))
 }
 
-async fn execute(env: &TestEnv, sql: String) {
-    let db = env.db().await;
-    match &db {
-        common::Db::Pg(p) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(p).await.unwrap()),
-        common::Db::Lite(p) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(p).await.unwrap()),
-    }
-    db.close().await;
-}
-
 /// For every version k: a database built at k with data valid at k migrates to head, and the API
 /// serves that data afterwards.
 async fn upgrade_matrix(backend: Backend) {
@@ -44,7 +35,7 @@ async fn upgrade_matrix(backend: Backend) {
         }
         env.run(&["migrate"]).await.assert_code(0);
         for version in 1..=k {
-            execute(&env, fixture(version)).await;
+            env.execute(fixture(version)).await;
         }
         let vault = env.data_dir().join("notes").join(FIXTURE_USER);
         std::fs::create_dir_all(&vault).unwrap();

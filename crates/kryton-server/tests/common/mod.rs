@@ -296,6 +296,16 @@ impl TestEnv {
         n > 0
     }
 
+    /// Runs SQL against this test's database (fixtures, or moving a clock-dependent row in time).
+    pub async fn execute(&self, sql: String) {
+        let db = self.db().await;
+        match &db {
+            Db::Pg(p) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(p).await.unwrap()),
+            Db::Lite(p) => drop(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(p).await.unwrap()),
+        }
+        db.close().await;
+    }
+
     pub async fn scalar(&self, sql: &'static str) -> i64 {
         let db = self.db().await;
         let n = match &db {
