@@ -5,7 +5,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-VENV="$ROOT/.venv"
+# A venv of its own: kmock registers a pytest plugin that would break the deploy checks in .venv.
+VENV="$ROOT/.venv-kmock"
 [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
 if ! "$VENV/bin/python" -c 'import kmock, aiohttp' 2>/dev/null; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check kmock==0.8
