@@ -6,9 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::{As, Backend, Server, TestEnv, finish};
+use common::{As, Backend, Server, TestEnv};
 use serde_json::{Value, json};
 
 fn code(body: &Value) -> &str {
@@ -549,9 +548,8 @@ async fn no_lost_updates_across_two_processes() {
     // The second process shares the first one's database and data directory.
     second_env.set_env("POSTGRES_URL", &s.env.postgres_url().unwrap());
     second_env.set_env("DATA_DIR", &s.env.data_dir().display().to_string());
-    let mut second = second_env.spawn(&["serve"]);
-    second_env.wait_ready(&mut second, Duration::from_secs(30)).await;
-    let bases = [s.env.url(""), second_env.url("")];
+    let mut second = Server::start(second_env).await;
+    let bases = [s.env.url(""), second.env.url("")];
     let mut workers = Vec::new();
     for worker in 0..4 {
         let base = bases[worker % 2].clone();
@@ -593,8 +591,7 @@ async fn no_lost_updates_across_two_processes() {
     }
     let (_, counter) = s.request("GET", "/api/notes/Counter", &me, None).await;
     assert_eq!(counter["content"], "40", "every successful write counted exactly once");
-    second.start_kill().unwrap();
-    finish(second).await;
+    second.stop().await;
 }
 
 /// A read-only key reads everything and writes nothing; a read-write key writes.

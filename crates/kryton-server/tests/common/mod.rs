@@ -391,6 +391,27 @@ pub struct Server {
     pub env: TestEnv,
     pub child: Option<Child>,
     pub client: reqwest::Client,
+    /// Everything the server wrote, read continuously: a pipe nobody drains fills up after 64 KiB
+    /// of logs, and the server would then block on its next log line.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    drains: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn drain(
+    pipe: Option<impl tokio::io::AsyncRead + Unpin + Send + 'static>,
+    into: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::io::AsyncReadExt;
+    let mut pipe = pipe?;
+    Some(tokio::spawn(async move {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    }))
 }
 
 /// How a test request authenticates.
@@ -406,10 +427,20 @@ impl Server {
     pub async fn start(env: TestEnv) -> Self {
         let mut child = env.spawn(&["serve"]);
         env.wait_ready(&mut child, Duration::from_secs(30)).await;
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let drains = [
+            drain(child.stderr.take(), logs.clone()),
+            drain(child.stdout.take(), logs.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         Server {
             env,
             child: Some(child),
             client: reqwest::Client::new(),
+            logs,
+            drains,
         }
     }
 
@@ -460,6 +491,13 @@ impl Server {
     pub async fn stop(&mut self) -> String {
         let mut child = self.child.take().unwrap();
         child.start_kill().unwrap();
-        finish(child).await.stderr()
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        for drain in self.drains.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+        }
+        String::from_utf8_lossy(&self.logs.lock().unwrap()).into_owned()
     }
 }
