@@ -8,7 +8,8 @@ scripts/ensure-postgres.sh
 scripts/tools-install.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+# Bounded: a hung test must fail the run, not eat CI's whole budget.
+timeout --signal=KILL 1800 cargo test --workspace --locked
 
 # Image, Compose files and Helm chart, checked offline with real tools (installs them on first run).
 scripts/check-deploy.sh

@@ -435,10 +435,15 @@ impl Server {
         .into_iter()
         .flatten()
         .collect();
+        // A request that hangs fails its test instead of hanging the suite.
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
         Server {
             env,
             child: Some(child),
-            client: reqwest::Client::new(),
+            client,
             logs,
             drains,
         }
