@@ -13,6 +13,7 @@ use super::notes::note_path;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::markdown::{self, LinkResolver};
+use crate::notes;
 use crate::store::notes::{self as index, SearchQuery};
 
 pub fn router() -> Router<AppState> {
@@ -59,10 +60,6 @@ async fn search(
     Ok(Json(json!({ "query": raw, "results": results })))
 }
 
-async fn note_paths(state: &AppState, user_id: &str) -> Result<Vec<(String, String)>, AppError> {
-    Ok(index::titles(&state.db, user_id).await?)
-}
-
 /// Notes linking to this one (resolved like Obsidian: by path, then by unique file name).
 async fn backlinks(
     State(state): State<AppState>,
@@ -70,27 +67,24 @@ async fn backlinks(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     let target = note_path(&raw)?;
-    let titles = note_paths(&state, &me.user.id).await?;
-    let paths: Vec<&str> = titles.iter().map(|(p, _)| p.as_str()).collect();
-    let resolver = LinkResolver::new(&paths);
+    let titles = index::titles(&state.db, &me.user.id).await?;
+    let paths: Vec<String> = titles.iter().map(|(p, _)| p.clone()).collect();
     let titles: BTreeMap<&str, &str> = titles.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let mut seen = HashSet::new();
-    let mut results = Vec::new();
-    for link in index::links_to_key(&state.db, &me.user.id, &index::target_key(target.as_str())).await? {
-        if resolver.resolve(&link.target).is_some_and(|p| *p == target.as_str())
-            && seen.insert(link.source_path.clone())
-        {
+    let results: Vec<Value> = notes::links_to(&state.db, &me.user.id, target.as_str(), &paths)
+        .await?
+        .into_iter()
+        .map(|link| {
             let title = titles.get(link.source_path.as_str()).copied().unwrap_or_default();
-            results.push(json!({ "path": link.source_path, "title": title, "alias": link.alias, "heading": link.heading, "embed": link.embed }));
-        }
-    }
+            json!({ "path": link.source_path, "title": title, "alias": link.alias, "heading": link.heading, "embed": link.embed })
+        })
+        .collect();
     Ok(Json(json!({ "path": target.as_str(), "backlinks": results })))
 }
 
 /// Every note as a node, every resolved link as an edge; unresolved links listed as broken;
 /// notes with no link in or out flagged as orphans.
 async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Value>, AppError> {
-    let titles = note_paths(&state, &me.user.id).await?;
+    let titles = index::titles(&state.db, &me.user.id).await?;
     let paths: Vec<&str> = titles.iter().map(|(p, _)| p.as_str()).collect();
     let resolver = LinkResolver::new(&paths);
     let mut edges = Vec::new();

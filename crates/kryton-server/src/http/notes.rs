@@ -12,7 +12,7 @@ use super::AppState;
 use super::json::ApiJson;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::markdown::{self, LinkResolver};
+use crate::markdown;
 use crate::notes::{self, blocking, millis, sync_path};
 use crate::store::iso;
 use crate::store::notes as index;
@@ -167,7 +167,12 @@ async fn rename(
     let user_id = me.user.id.clone();
     let vault = notes::vault(&state.config, &user_id);
     // Who links here, decided before the move while the old path still resolves.
-    let sources = linking_notes(&state, &user_id, &from).await?;
+    let paths = notes::paths(&state.db, &user_id).await?;
+    let sources: Vec<String> = notes::links_to(&state.db, &user_id, from.as_str(), &paths)
+        .await?
+        .into_iter()
+        .map(|l| l.source_path)
+        .collect();
     let (mover, (a, b)) = (vault.clone(), (from.clone(), to.clone()));
     blocking(move || mover.rename(&a, &b)).await?;
     sync_path(&state.db, &vault, &user_id, &from).await?;
@@ -176,24 +181,6 @@ async fn rename(
     Ok(Json(
         json!({ "path": to.as_str(), "rewritten": rewritten, "linksLeft": left }),
     ))
-}
-
-/// The notes whose links resolve to `target`.
-async fn linking_notes(state: &AppState, user_id: &str, target: &NotePath) -> Result<Vec<String>, AppError> {
-    let paths: Vec<String> = index::titles(&state.db, user_id)
-        .await?
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
-    let resolver = LinkResolver::new(&paths);
-    let mut sources: Vec<String> = index::links_to_key(&state.db, user_id, &index::target_key(target.as_str()))
-        .await?
-        .into_iter()
-        .filter(|l| resolver.resolve(&l.target).is_some_and(|p| p == target.as_str()))
-        .map(|l| l.source_path)
-        .collect();
-    sources.dedup();
-    Ok(sources)
 }
 
 /// Rewrites links in `sources` for each (old, new) move, with a compare-and-swap per note.
@@ -282,16 +269,15 @@ async fn rename_folder(
     let user_id = me.user.id.clone();
     let vault = notes::vault(&state.config, &user_id);
     // Notes that link into the folder, decided before the move.
+    let paths = notes::paths(&state.db, &user_id).await?;
     let mut sources = Vec::new();
-    let paths: Vec<String> = index::titles(&state.db, &user_id)
-        .await?
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
     for path in paths.iter().filter(|p| from.contains(p)) {
-        if let Ok(path) = NotePath::parse(path) {
-            sources.extend(linking_notes(&state, &user_id, &path).await?);
-        }
+        sources.extend(
+            notes::links_to(&state.db, &user_id, path, &paths)
+                .await?
+                .into_iter()
+                .map(|l| l.source_path),
+        );
     }
     sources.sort();
     sources.dedup();

@@ -87,6 +87,25 @@ pub async fn sync_path(db: &Database, vault: &Vault, user_id: &str, path: &NoteP
     Ok(())
 }
 
+/// Every note path of a user (what link resolution needs); read once per request.
+pub async fn paths(db: &Database, user_id: &str) -> Result<Vec<String>, AppError> {
+    Ok(index::titles(db, user_id).await?.into_iter().map(|(p, _)| p).collect())
+}
+
+/// The first link of each note whose links resolve to `target`, resolved against `paths` like
+/// Obsidian (by path, then by unique file name). Only links naming the target's file stem are read.
+pub async fn links_to(db: &Database, user_id: &str, target: &str, paths: &[String]) -> Result<Vec<LinkRow>, AppError> {
+    let resolver = markdown::LinkResolver::new(paths);
+    let mut links: Vec<LinkRow> = index::links_to_key(db, user_id, &index::target_key(target))
+        .await?
+        .into_iter()
+        .filter(|l| resolver.resolve(&l.target).is_some_and(|p| p == target))
+        .collect();
+    // Rows come ordered by source note, so equal sources are neighbours.
+    links.dedup_by(|a, b| a.source_path == b.source_path);
+    Ok(links)
+}
+
 /// What a reconcile changed.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
