@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::builders::{self, FIELD_MANAGER, SCHEDULED_AT_ANNOTATION, SNAPSHOT_OF_LABEL};
 use crate::crd::{Kryton, KrytonStatus};
 use crate::schedule::Schedule;
-use crate::status::{self, Failure, Observed, ServedVersion};
+use crate::status::{self, Observed, ServedVersion};
 use crate::values::{self, Settings};
 
 /// Requeue while a rollout is running or something is failing (pods are also watched, so this is
@@ -336,18 +336,7 @@ async fn reconcile_inner(k: &Kryton, ctx: &Context) -> Result<Action, Error> {
         Ok(report) => report,
         Err(e) => {
             // Applying would contradict the values; nothing is touched until the spec changes.
-            let o = Observed {
-                generation: k.metadata.generation,
-                desired_version: version,
-                deployment: None,
-                pods: &[],
-                served: ServedVersion::NotChecked,
-                ignored_values: &[],
-                failure: Some(Failure {
-                    reason: "InvalidValues".to_string(),
-                    message: e.to_string(),
-                }),
-            };
+            let o = Observed::failed(k.metadata.generation, version, &[], "InvalidValues", e.to_string());
             let st = status::compute(previous, &o, Time(now));
             if Some(&st) != previous {
                 write_status(k, &ctx.client, &st).await?;
@@ -360,18 +349,13 @@ async fn reconcile_inner(k: &Kryton, ctx: &Context) -> Result<Action, Error> {
         Ok(d) => d,
         Err(e) => {
             // Say what failed, claim nothing new, and let error_policy back off.
-            let o = Observed {
-                generation: k.metadata.generation,
-                desired_version: version,
-                deployment: None,
-                pods: &[],
-                served: ServedVersion::NotChecked,
-                ignored_values: &report.ignored,
-                failure: Some(Failure {
-                    reason: "ApplyFailed".to_string(),
-                    message: e.to_string(),
-                }),
-            };
+            let o = Observed::failed(
+                k.metadata.generation,
+                version,
+                &report.ignored,
+                "ApplyFailed",
+                e.to_string(),
+            );
             let st = status::compute(previous, &o, Time(now));
             if Some(&st) != previous
                 && let Err(se) = write_status(k, &ctx.client, &st).await

@@ -50,6 +50,30 @@ pub struct Observed<'a> {
     pub failure: Option<Failure>,
 }
 
+impl<'a> Observed<'a> {
+    /// What is known when reconciling failed before any child could be read.
+    pub fn failed(
+        generation: Option<i64>,
+        desired_version: &'a str,
+        ignored_values: &'a [String],
+        reason: &str,
+        message: String,
+    ) -> Self {
+        Observed {
+            generation,
+            desired_version,
+            deployment: None,
+            pods: &[],
+            served: ServedVersion::NotChecked,
+            ignored_values,
+            failure: Some(Failure {
+                reason: reason.to_owned(),
+                message,
+            }),
+        }
+    }
+}
+
 /// Where the Deployment's rollout stands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Rollout {
