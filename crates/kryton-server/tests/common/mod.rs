@@ -382,10 +382,6 @@ pub async fn finish(child: Child) -> Run {
         .unwrap())
 }
 
-pub fn exists(path: &Path) -> bool {
-    path.exists()
-}
-
 /// A running `kryton serve` and an HTTP client for it.
 pub struct Server {
     pub env: TestEnv,
