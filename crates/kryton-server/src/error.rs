@@ -1,7 +1,8 @@
 //! The one error type of the HTTP API, mapped to statuses in one place.
 //!
-//! Every error leaves as `{"error":{"code","message","details"?}}`, the shape the original
-//! Kryton's clients expect.
+//! Every error leaves as `{"error": "<message>", "code", "message", "details"?}`: the original
+//! Kryton's web client shows `error` as text, its auth client reads `code` and `message`, so one
+//! flat body serves both.
 
 use std::time::Duration;
 
@@ -50,11 +51,11 @@ impl AppError {
 
 /// The JSON error envelope.
 pub fn envelope(code: &str, message: &str, details: Option<Value>) -> Value {
-    let mut error = json!({ "code": code, "message": message });
+    let mut error = json!({ "error": message, "code": code, "message": message });
     if let (Some(details), Some(map)) = (details, error.as_object_mut()) {
         map.insert("details".to_owned(), details);
     }
-    json!({ "error": error })
+    error
 }
 
 impl IntoResponse for AppError {

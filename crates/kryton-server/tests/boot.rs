@@ -46,8 +46,8 @@ async fn ops_endpoints(backend: Backend) {
 
     let (status, missing) = get_json(&env, "/api/no-such-thing").await;
     assert_eq!(status, 404);
-    assert_eq!(missing["error"]["code"], "NOT_FOUND");
-    assert!(missing["error"]["message"].as_str().is_some());
+    assert_eq!(missing["code"], "NOT_FOUND");
+    assert!(missing["message"].as_str().is_some());
 
     env.run(&["healthcheck"]).await.assert_code(0);
     child.start_kill().unwrap();

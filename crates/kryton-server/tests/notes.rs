@@ -11,7 +11,7 @@ use common::{As, Backend, Server, TestEnv};
 use serde_json::{Value, json};
 
 fn code(body: &Value) -> &str {
-    body["error"]["code"]
+    body["code"]
         .as_str()
         .unwrap_or_else(|| panic!("not an error envelope: {body}"))
 }
@@ -116,7 +116,7 @@ async fn crud_with_etags(backend: Backend) {
     assert_eq!(status, 200, "{second}");
     let (status, stale) = update("# The plan\nstale write", Some(&etag)).await;
     assert_eq!((status, code(&stale)), (412, "PRECONDITION_FAILED"));
-    assert_eq!(stale["error"]["details"]["currentEtag"], second["etag"]);
+    assert_eq!(stale["details"]["currentEtag"], second["etag"]);
     let (_, now) = s.request("GET", "/api/notes/Projects/Plan", &me, None).await;
     assert_eq!(now["content"], "# The plan\nsecond", "the newer content survives");
 
