@@ -296,44 +296,45 @@ pub async fn restore(config: &Config, file: &Path, source: &str, force: bool) ->
         )));
     }
 
-    let notes_dir = config.notes_dir.clone();
-    let notes_in_use = has_files(&notes_dir)?;
-    let users_exist = match db::connect_read_only(config).await? {
-        Some(mut conn) => {
-            let found = sql::has_users(&mut conn_of(&mut conn)).await;
-            conn.close().await;
-            found?
-        }
-        None => false,
-    };
-    if (notes_in_use || users_exist) && !force {
-        let what = match (users_exist, notes_in_use) {
-            (true, true) => "the database has accounts and NOTES_DIR has files",
-            (true, false) => "the database has accounts",
-            _ => "NOTES_DIR has files",
-        };
-        let interrupted = match &pending {
-            Some(p) => format!(
-                " (a restore of {} was interrupted: `{}` finishes it)",
-                p.source,
-                pending::finish_command(&p.source)
-            ),
-            None => String::new(),
-        };
-        return Err(BackupError::Refused(format!(
-            "the target is not empty ({what}){interrupted}; restore into a new installation, or pass --force to replace it \
-             (tables are emptied; NOTES_DIR is moved aside, not deleted)"
-        )));
-    }
-
     // Stage beside NOTES_DIR, so that putting the tree in place is one rename.
+    let notes_dir = config.notes_dir.clone();
     let staging = sibling(&notes_dir, ".restoring");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?; // left by an interrupted restore
     }
     archive::private_dir_all(&staging)?;
     let result = async {
+        // Everything about the archive is checked before the target is even read.
         let tables = stage(config, file, &set, &manifest, &staging).await?;
+        let notes_in_use = has_files(&notes_dir)?;
+        let users_exist = match db::connect_read_only(config).await? {
+            Some(mut conn) => {
+                let found = sql::has_users(&mut conn_of(&mut conn)).await;
+                conn.close().await;
+                found?
+            }
+            None => false,
+        };
+        if (notes_in_use || users_exist) && !force {
+            let what = match (users_exist, notes_in_use) {
+                (true, true) => "the database has accounts and NOTES_DIR has files",
+                (true, false) => "the database has accounts",
+                _ => "NOTES_DIR has files",
+            };
+            let interrupted = match &pending {
+                Some(p) => format!(
+                    " (a restore of {} was interrupted: `{}` finishes it)",
+                    p.source,
+                    pending::finish_command(&p.source)
+                ),
+                None => String::new(),
+            };
+            return Err(BackupError::Refused(format!(
+                "the target is not empty ({what}){interrupted}; restore into a new installation, or pass --force to replace it \
+                 (tables are emptied; NOTES_DIR is moved aside, not deleted)"
+            )));
+        }
+
         restore_staged(config, source, &set, &manifest, &staging, tables, notes_in_use, pending).await
     }
     .await;
