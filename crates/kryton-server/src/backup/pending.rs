@@ -41,7 +41,16 @@ pub fn read(config: &Config) -> Result<Option<Pending>, BackupError> {
     let path = path(config);
     let text = match std::fs::read(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        // No marker can be where NOTES_DIR's parent is missing or not a directory (the
+        // configuration check that follows names that problem).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(BackupError::Failed(format!("cannot read {}: {e}", path.display()))),
     };
     Ok(Some(serde_json::from_slice(&text).unwrap_or_else(|_| Pending {
