@@ -73,6 +73,9 @@ pub async fn migrate(config: &Config, allow_out_of_order: bool, shutdown: &mut S
 
 /// Everything up to (not including) listening.
 pub async fn prepare(config: Config, shutdown: &mut Shutdown) -> Result<AppState, BootError> {
+    // Never serve a half-restored database and NOTES_DIR.
+    crate::backup::pending::refuse_if_pending(&config).map_err(BootError::Other)?;
+    crate::backup::sweep_partials(&config);
     config.prepare_directories()?;
     migrate(&config, false, shutdown).await?;
     let db = Database::open(&config).await.map_err(|e| {

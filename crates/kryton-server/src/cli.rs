@@ -167,10 +167,13 @@ async fn run(cli: Cli) -> i32 {
         Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
         Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
     };
-    match result {
+    let code = match result {
         Ok(()) => exit_code::OK,
         Err(e) => fatal(&config.termination_log, &e),
-    }
+    };
+    // Tests stop the process here to read its peak memory (inert without KRYTON_FAULT_POINT).
+    crate::backup::fault_point("exit");
+    code
 }
 
 /// One clear line, in the log and (on Kubernetes) in the container's termination message.
@@ -205,6 +208,14 @@ async fn upgrade_check_command(
 
 async fn reindex_command(config: &Config, user: Option<String>) -> Result<(), BootError> {
     let mut shutdown: Shutdown = boot::shutdown_signal();
+    crate::backup::pending::refuse_if_pending(config).map_err(BootError::Other)?;
+    if let Some(id) = &user
+        && !crate::store::is_valid_id(id)
+    {
+        return Err(BootError::Other(format!(
+            "--user {id:?} is not a user id (32 lower-case hex digits)"
+        )));
+    }
     config.prepare_directories()?;
     boot::migrate(config, false, &mut shutdown).await?;
     let db = crate::db::Database::open(config)
@@ -224,6 +235,8 @@ async fn migrate_command(config: &Config, args: MigrateArgs) -> Result<(), BootE
     let mut shutdown: Shutdown = boot::shutdown_signal();
     match args.action {
         None => {
+            crate::backup::pending::refuse_if_pending(config).map_err(BootError::Other)?;
+            crate::backup::sweep_partials(config);
             config.prepare_directories()?;
             boot::migrate(config, args.allow_out_of_order, &mut shutdown)
                 .await

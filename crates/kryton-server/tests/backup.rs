@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use common::{As, Backend, Db, Server, TestEnv};
+use common::{As, Backend, Db, Run, Server, TestEnv};
 use serde_json::{Value, json};
 use sqlx::{Column, Row};
 use std::time::Duration;
@@ -754,3 +754,503 @@ async fn backup_under_concurrent_writes_restores_consistently() {
     assert!(on_disk.len() > 1, "the archive carried notes");
     assert_eq!(indexed, on_disk, "index and files agree after the restore");
 }
+
+/// Copies an archive letting `edit` change or drop each part and `change` edit the manifest, then
+/// recomputes every listed part's size and SHA-256 and every table's row count, as a forger would.
+fn forge(
+    src: &Path,
+    dst: &Path,
+    mut edit: impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>>,
+    change: impl FnOnce(&mut Value),
+) {
+    let mut sums: BTreeMap<String, (usize, String, usize)> = BTreeMap::new();
+    let mut edited = |name: &str, data: Vec<u8>| {
+        if name == "manifest.json" {
+            return Some(data);
+        }
+        let data = edit(name, data)?;
+        let lines = data.iter().filter(|b| **b == b'\n').count();
+        sums.insert(name.to_owned(), (data.len(), sha256_hex(&data), lines));
+        Some(data)
+    };
+    let tmp = dst.with_extension("tmp");
+    rewrite(src, &tmp, &mut edited, &[]);
+    let mut change = Some(change);
+    rewrite(
+        &tmp,
+        dst,
+        |name, data| {
+            if name != "manifest.json" {
+                return Some(data);
+            }
+            Some(edit_manifest(data, |m| {
+                for part in m["parts"].as_array_mut().unwrap() {
+                    if let Some((size, sha, _)) = sums.get(part["path"].as_str().unwrap())
+                        && part["type"] == "file"
+                    {
+                        part["size"] = json!(size);
+                        part["sha256"] = json!(sha);
+                    }
+                }
+                for table in m["tables"].as_array_mut().unwrap() {
+                    let part = format!("db/{}.jsonl", table["name"].as_str().unwrap());
+                    if let Some((_, _, lines)) = sums.get(&part) {
+                        table["rows"] = json!(lines);
+                    }
+                }
+                if let Some(change) = change.take() {
+                    change(m);
+                }
+            }))
+        },
+        &[],
+    );
+    std::fs::remove_file(tmp).unwrap();
+}
+
+/// Replaces every occurrence of `from` by `to` in every table part.
+fn replace_in_rows(from: &str, to: &str) -> impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>> {
+    let (from, to) = (from.to_owned(), to.to_owned());
+    move |name: &str, data: Vec<u8>| {
+        if name.starts_with("db/") {
+            Some(String::from_utf8(data).unwrap().replace(&from, &to).into_bytes())
+        } else {
+            Some(data)
+        }
+    }
+}
+
+/// The restore marker and the staging directory are not left behind by a refused archive.
+fn assert_no_restore_left(env: &TestEnv) {
+    assert!(!env.data_dir().join("notes.restore-in-progress").exists());
+    assert!(!env.data_dir().join("notes.restoring").exists());
+}
+
+/// A user id becomes a directory name (NOTES_DIR/<id>): an archive whose user ids are paths (with
+/// every hash recomputed) is refused with a clear message, and nothing is written.
+async fn hostile_user_ids_are_refused(backend: Backend) {
+    let (mut server, _, good) = source(backend).await;
+    server.stop().await;
+    let ann = rows(&server.env, "users").await[0]["id"].clone();
+    let dir = server.env.dir.path().join("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = open_env(backend).await;
+    std::fs::create_dir_all(notes_dir(&target)).unwrap();
+    let before = tree(&notes_dir(&target));
+    for (n, hostile) in ["../../x", "/some/dir", "a/../../b", "."].into_iter().enumerate() {
+        let forged = dir.join(format!("id-{n}.tar.gz"));
+        let replacement = serde_json::to_string(hostile).unwrap();
+        let replacement = &replacement[1..replacement.len() - 1];
+        forge(&good, &forged, replace_in_rows(&ann, replacement), |_| {});
+        let run = target.run(&["restore", "--force", forged.to_str().unwrap()]).await;
+        assert_ne!(run.code(), 0, "{hostile}: accepted\n{}", run.stderr());
+        assert!(
+            run.stderr().contains("not a valid user id"),
+            "{hostile}:\n{}",
+            run.stderr()
+        );
+        assert_untouched(&target, &before).await;
+        assert_no_restore_left(&target);
+    }
+    assert!(!target.dir.path().join("x").exists());
+    // The live rule applies on the command line too.
+    let run = target.run(&["reindex", "--user", "../../x"]).await;
+    assert_ne!(run.code(), 0);
+    assert!(run.stderr().contains("not a user id"), "{}", run.stderr());
+}
+both_backends!(hostile_user_ids_are_refused);
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data).read_to_end(&mut out).unwrap();
+    out
+}
+
+/// Archives whose hashes are all correct but whose contents are forged, damaged around the tar or
+/// gzip stream, or whose manifest fields lie: each is refused before anything is created in the
+/// target (no schema, no notes, no marker).
+async fn forged_archives_are_refused_before_anything(backend: Backend) {
+    let (mut server, _, good) = source(backend).await;
+    server.stop().await;
+    let users = rows(&server.env, "users").await;
+    let (ann_email, bob_email) = (users[0]["email"].clone(), users[1]["email"].clone());
+    let dir = server.env.dir.path().join("forged");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(format!("{name}.tar.gz"));
+    let mut cases: Vec<(&str, PathBuf, &str)> = Vec::new();
+
+    forge(
+        &good,
+        &path("dup-email"),
+        replace_in_rows(&bob_email, &ann_email),
+        |_| {},
+    );
+    cases.push(("two users with one email", path("dup-email"), "do not fit the schema"));
+    forge(
+        &good,
+        &path("type"),
+        |name, data| {
+            if name != "db/users.jsonl" {
+                return Some(data);
+            }
+            let text = String::from_utf8(data).unwrap();
+            let mut out = String::new();
+            for line in text.lines() {
+                let mut row: Value = serde_json::from_str(line).unwrap();
+                row["created_at"] = json!("yesterday");
+                out.push_str(&format!("{row}\n"));
+            }
+            Some(out.into_bytes())
+        },
+        |_| {},
+    );
+    cases.push(("text in an integer column", path("type"), "not a value of its type"));
+    forge(
+        &good,
+        &path("column"),
+        |name, data| {
+            if name != "db/users.jsonl" {
+                return Some(data);
+            }
+            let text = String::from_utf8(data).unwrap();
+            let mut out = String::new();
+            for line in text.lines() {
+                let mut row: Value = serde_json::from_str(line).unwrap();
+                row["is_root"] = json!(true);
+                out.push_str(&format!("{row}\n"));
+            }
+            Some(out.into_bytes())
+        },
+        |_| {},
+    );
+    cases.push(("unknown column", path("column"), "is_root"));
+    forge(
+        &good,
+        &path("rows"),
+        |_, d| Some(d),
+        |m| {
+            let tables = m["tables"].as_array_mut().unwrap();
+            let users = tables.iter_mut().find(|t| t["name"] == "users").unwrap();
+            users["rows"] = json!(users["rows"].as_u64().unwrap() + 1);
+        },
+    );
+    cases.push(("edited row count", path("rows"), "rows in the archive"));
+    forge(
+        &good,
+        &path("created"),
+        |_, d| Some(d),
+        |m| m["createdAt"] = json!("last tuesday"),
+    );
+    cases.push(("edited createdAt", path("created"), "createdAt"));
+    forge(
+        &good,
+        &path("future"),
+        |_, d| Some(d),
+        |m| m["createdAt"] = json!("2999-01-01T00:00:00Z"),
+    );
+    cases.push(("createdAt in the future", path("future"), "in the future"));
+    forge(
+        &good,
+        &path("version"),
+        |_, d| Some(d),
+        |m| m["krytonVersion"] = json!("evil; rm -rf /"),
+    );
+    cases.push(("edited krytonVersion", path("version"), "krytonVersion"));
+    forge(
+        &good,
+        &path("field"),
+        |_, d| Some(d),
+        |m| m["signedBy"] = json!("nobody"),
+    );
+    cases.push(("unknown manifest field", path("field"), "signedBy"));
+
+    let bytes = std::fs::read(&good).unwrap();
+    let mut trailing = bytes.clone();
+    trailing.extend_from_slice(b"trailing garbage");
+    std::fs::write(path("trailing"), &trailing).unwrap();
+    cases.push((
+        "data after the gzip stream",
+        path("trailing"),
+        "after the end of the gzip stream",
+    ));
+    let mut second = bytes.clone();
+    second.extend_from_slice(&gzip(b"a second member"));
+    std::fs::write(path("second"), &second).unwrap();
+    cases.push(("a second gzip member", path("second"), "second gzip member"));
+    let mut tar = gunzip(&bytes);
+    tar.extend_from_slice(b"smuggled after the tar's end");
+    std::fs::write(path("after-tar"), gzip(&tar)).unwrap();
+    cases.push((
+        "data after the tar's end",
+        path("after-tar"),
+        "after the end of the tar archive",
+    ));
+    // An entry after the manifest (the manifest is always last).
+    let mut tar = gunzip(&bytes);
+    let end = tar.len() - tar.iter().rev().take_while(|b| **b == 0).count();
+    tar.truncate(end.div_ceil(512) * 512);
+    let mut builder = tar::Builder::new(tar);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(4);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder.append_data(&mut header, "notes/late.md", &b"late"[..]).unwrap();
+    std::fs::write(path("after-manifest"), gzip(&builder.into_inner().unwrap())).unwrap();
+    cases.push((
+        "entry after the manifest",
+        path("after-manifest"),
+        "follows manifest.json",
+    ));
+
+    let target = open_env(backend).await;
+    std::fs::create_dir_all(notes_dir(&target).join("empty-subdir")).unwrap();
+    let before = tree(&notes_dir(&target));
+    for (what, archive, expected) in cases {
+        let run = target.run(&["restore", "--force", archive.to_str().unwrap()]).await;
+        assert_ne!(run.code(), 0, "{what}: accepted\n{}", run.stderr());
+        assert!(
+            run.stderr().contains(expected),
+            "{what}: the message should mention {expected:?}:\n{}",
+            run.stderr()
+        );
+        assert_untouched(&target, &before).await;
+        assert_no_restore_left(&target);
+    }
+}
+both_backends!(forged_archives_are_refused_before_anything);
+
+/// The peak resident memory of a process, from /proc (kB).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A small archive whose manifest.json decompresses to 254 MB is refused at once, and the restore's
+/// peak memory stays small (it was 5.7 GB). The process is stopped at its exit point by the
+/// fault-injection hook, so that its peak RSS can be read from /proc before it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_manifest_is_refused_in_bounded_memory() {
+    let (mut server, _, good) = source(Backend::Sqlite).await;
+    server.stop().await;
+    let bomb = server.env.dir.path().join("bomb.tar.gz");
+    let size: u64 = 254 << 20;
+    {
+        let file = std::fs::File::create(&bomb).unwrap();
+        let mut input = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&good).unwrap()));
+        let mut output = tar::Builder::new(flate2::write::GzEncoder::new(file, flate2::Compression::best()));
+        for entry in input.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let mut header = entry.header().clone();
+            if name == "manifest.json" {
+                // Valid JSON: an object followed by 254 MB of whitespace.
+                header.set_size(size);
+                let body = std::io::Read::chain(&b"{}"[..], std::io::repeat(b' ').take(size - 2));
+                output.append_data(&mut header, "manifest.json", body).unwrap();
+            } else {
+                output.append_data(&mut header, &name, &mut entry).unwrap();
+            }
+        }
+        output.into_inner().unwrap().finish().unwrap();
+    }
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 2 << 20);
+
+    let mut target = open_env(Backend::Sqlite).await;
+    target.set_env("KRYTON_FAULT_POINT", "exit");
+    target.set_env("KRYTON_FAULT_SIGNAL", "STOP");
+    let mut child = target.spawn(&["restore", bomb.to_str().unwrap()]);
+    let pid = child.id().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let state = stat.rsplit(") ").next().unwrap().chars().next().unwrap();
+        if state == 'T' {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the restore never reached its exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let peak = peak_rss_kb(pid);
+    child.start_kill().unwrap();
+    let run = common::finish(child).await;
+    assert!(run.stderr().contains("manifest.json has"), "{}", run.stderr());
+    assert!(peak < 100 * 1024, "peak RSS {peak} kB");
+    assert!(!target.sqlite_path().exists(), "the refused restore created a database");
+}
+
+/// Backup archives hold password hashes: 0600 files in a 0700 directory, whatever the umask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::start(open_env(Backend::Sqlite).await).await;
+    populate(&server).await;
+    let out = server.env.dir.path().join("new-dir").join("b.tar.gz");
+    for args in [vec!["backup"], vec!["backup", "--out", out.to_str().unwrap()]] {
+        let std_cmd = server.env.command(&args);
+        let std_cmd = std_cmd.as_std();
+        let mut cmd = tokio::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg("umask 000; exec \"$0\" \"$@\"")
+            .arg(std_cmd.get_program())
+            .args(std_cmd.get_args());
+        cmd.env_clear();
+        for (k, v) in std_cmd.get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
+        let output = cmd.output().await.unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let backups = server.env.data_dir().join("backups");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&backups), 0o700);
+    assert_eq!(mode(out.parent().unwrap()), 0o700);
+    assert_eq!(mode(&out), 0o600);
+    for entry in std::fs::read_dir(&backups).unwrap() {
+        assert_eq!(mode(&entry.unwrap().path()), 0o600);
+    }
+}
+
+/// A backup killed while writing leaves `<name>.partial`; the next backup (and boot) removes such
+/// orphans, but never a partial file a live process still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_partial_backups_are_removed_but_not_live_ones() {
+    let server = Server::start(open_env(Backend::Sqlite).await).await;
+    populate(&server).await;
+    let backups = server.env.data_dir().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let killed = backups.join("kryton-pre-migration-20260101T000000Z-before-0004.tar.gz");
+    let run = {
+        let mut cmd = server.env.command(&["backup", "--out", killed.to_str().unwrap()]);
+        cmd.env("KRYTON_FAULT_POINT", "backup:tables-written");
+        Run(cmd.output().await.unwrap())
+    };
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(run.0.status.signal(), Some(9), "{}", run.stderr());
+    let orphan = backups.join("kryton-pre-migration-20260101T000000Z-before-0004.tar.gz.partial");
+    assert!(orphan.exists(), "the kill left its partial file");
+    // A partial file that a live writer holds (this test process takes its lock).
+    let live = backups.join("kryton-backup-20260101T000001Z.tar.gz.partial");
+    let held = std::fs::File::create(&live).unwrap();
+    held.lock().unwrap();
+
+    server.env.run(&["backup"]).await.assert_code(0);
+    assert!(!orphan.exists(), "the orphan was not removed");
+    assert!(live.exists(), "a live writer's partial file was removed");
+    drop(held);
+}
+
+/// Whether the notes index describes exactly the `.md` files of every vault.
+async fn index_matches_files(env: &TestEnv) {
+    let mut on_disk = std::collections::BTreeSet::new();
+    for user in std::fs::read_dir(notes_dir(env)).unwrap() {
+        let user = user.unwrap();
+        let id = user.file_name().to_string_lossy().into_owned();
+        for (path, content) in tree(&user.path()) {
+            if content.is_some() && path.ends_with(".md") && !path.split('/').any(|c| c.starts_with('.')) {
+                on_disk.insert(format!("{id}/{path}"));
+            }
+        }
+    }
+    let db = env.db().await;
+    let sql = "SELECT user_id || '/' || path FROM notes";
+    let indexed: std::collections::BTreeSet<String> = match &db {
+        Db::Pg(p) => sqlx::query_scalar(sql)
+            .fetch_all(p)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect(),
+        Db::Lite(p) => sqlx::query_scalar(sql)
+            .fetch_all(p)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect(),
+    };
+    db.close().await;
+    assert_eq!(indexed, on_disk, "index and files disagree");
+}
+
+/// A restore killed (SIGKILL) at each step leaves a marker: serve and migrate refuse to start,
+/// naming `kryton restore --force FILE`, and that command makes the result whole (rows, notes,
+/// index), while the notes from before the restore are kept aside.
+async fn killed_restore_is_finished_by_the_named_command(backend: Backend) {
+    use std::os::unix::process::ExitStatusExt;
+    let (mut server, fixture, archive) = source(backend).await;
+    let expected_rows = all_rows(&server.env).await;
+    let expected_tree = tree(&notes_dir(&server.env));
+    server.stop().await;
+    std::fs::write(notes_dir(&server.env).join("late.md"), b"written after the backup\n").unwrap();
+    let env = &server.env;
+    let archive = archive.to_str().unwrap();
+    let command = format!("kryton restore --force {archive}");
+    for point in [
+        "marker-written",
+        "schema-built",
+        "rows-loaded",
+        "notes-moved-aside",
+        "notes-in-place",
+        "migrated",
+        "reindexed",
+    ] {
+        let mut cmd = env.command(&["restore", "--force", archive]);
+        cmd.env("KRYTON_FAULT_POINT", format!("restore:{point}"));
+        let killed = Run(cmd.output().await.unwrap());
+        assert_eq!(
+            killed.0.status.signal(),
+            Some(9),
+            "{point}: not killed\n{}",
+            killed.stderr()
+        );
+        assert!(
+            env.data_dir().join("notes.restore-in-progress").exists(),
+            "{point}: no marker"
+        );
+
+        for args in [vec!["migrate"], vec!["serve"]] {
+            let run = tokio::time::timeout(Duration::from_secs(60), env.run(&args))
+                .await
+                .unwrap_or_else(|_| panic!("{point}: {args:?} started on a half-restored target"));
+            assert_ne!(run.code(), 0, "{point}: {args:?} started");
+            assert!(
+                run.stderr().contains(&command),
+                "{point}: {args:?} should name {command:?}:\n{}",
+                run.stderr()
+            );
+            assert!(!env.port_is_open());
+        }
+
+        env.run(&["restore", "--force", archive]).await.assert_code(0);
+        assert!(!env.data_dir().join("notes.restore-in-progress").exists(), "{point}");
+        assert_eq!(all_rows(env).await, expected_rows, "{point}: rows");
+        assert_eq!(tree(&notes_dir(env)), expected_tree, "{point}: notes");
+        index_matches_files(env).await;
+        let kept = std::fs::read_dir(env.data_dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .any(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("notes.before-restore-")
+                    && p.join("late.md").exists()
+            });
+        assert!(kept, "{point}: the notes from before the restore were lost");
+    }
+    let mut restored = check_serves(server.env, &fixture).await;
+    restored.stop().await;
+}
+both_backends!(killed_restore_is_finished_by_the_named_command);

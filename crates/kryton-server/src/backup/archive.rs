@@ -10,17 +10,16 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 
 use super::sql::{Dumped, Hashing};
 use super::{BackupError, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartKind, TableEntry};
 
-/// The largest manifest a restore will read into memory.
-const MANIFEST_LIMIT: u64 = 256 << 20;
-
 /// Writes the archive to `<out>.partial`, fsyncs it, then renames it to `out`: a failed backup
-/// never leaves a file under the final name.
+/// never leaves a file under the final name. The partial file is private (0600: the archive holds
+/// password hashes) and locked for as long as it is written, which is how a later backup tells a
+/// partial file of a live writer from one left by a killed process (see [`sweep_orphans`]).
 pub fn write(
     out: &Path,
     tables: Vec<Dumped>,
@@ -31,15 +30,19 @@ pub fn write(
         .file_name()
         .ok_or_else(|| BackupError::Failed(format!("{} is not a file name", out.display())))?;
     let partial = out.with_file_name(format!("{}.partial", file_name.to_string_lossy()));
-    let result = write_partial(&partial, tables, notes_dir, &mut manifest);
-    let result = result.and_then(|()| {
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    sweep_orphans(&dir, &partial);
+    let file = create_locked(&partial)?;
+    let result = write_partial(file, tables, notes_dir, &mut manifest);
+    let result = result.and_then(|locked| {
         std::fs::rename(&partial, out)?;
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
-            && let Ok(dir) = File::open(dir)
-        {
-            // The rename itself must survive a crash.
-            let _ = dir.sync_all();
-        }
+        // The rename itself must survive a crash.
+        sync_dir(&dir)?;
+        drop(locked); // held until the partial name is gone
         Ok(())
     });
     if let Err(error) = result {
@@ -49,14 +52,91 @@ pub fn write(
     Ok(manifest)
 }
 
+/// Creates (or takes over) `partial`, 0600, holding an exclusive lock on it. The lock is checked to
+/// be on the file that still has that name: a sweeper may have removed an old one in between.
+fn create_locked(partial: &Path) -> Result<File, BackupError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let cannot = |e: std::io::Error| BackupError::Failed(format!("cannot create {}: {e}", partial.display()));
+    for _ in 0..10 {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(partial)
+            .map_err(cannot)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(BackupError::Failed(format!(
+                    "another backup is writing {} right now",
+                    partial.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(cannot(e)),
+        }
+        let held = file.metadata().map_err(cannot)?;
+        match std::fs::metadata(partial) {
+            Ok(named) if named.dev() == held.dev() && named.ino() == held.ino() => {
+                file.set_len(0).map_err(cannot)?;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .map_err(cannot)?;
+                return Ok(file);
+            }
+            // Removed (or replaced) between our open and our lock: try again on a fresh file.
+            _ => continue,
+        }
+    }
+    Err(BackupError::Failed(format!(
+        "cannot take the lock on {}",
+        partial.display()
+    )))
+}
+
+/// Removes `.partial` archives left in `dir` by a backup that was killed: ours (`kryton-*.partial`,
+/// and the one this backup is about to write). One that a live process is still writing is locked
+/// and left alone. Best effort: a failure is logged, never fatal.
+pub fn sweep_orphans(dir: &Path, own: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut removed = false;
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.ends_with(".partial") && (name.starts_with("kryton-") || path == own)) {
+            continue;
+        }
+        let Ok(file) = File::open(&path) else { continue };
+        if file.try_lock().is_err() {
+            continue; // a live backup is writing it
+        }
+        let (Ok(held), Ok(named)) = (file.metadata(), std::fs::symlink_metadata(&path)) else {
+            continue;
+        };
+        if !named.is_file() || held.dev() != named.dev() || held.ino() != named.ino() {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "removed a partial backup left by an interrupted run");
+                removed = true;
+            }
+            Err(error) => tracing::warn!(%error, path = %path.display(), "could not remove a stale partial backup"),
+        }
+    }
+    if removed && let Err(error) = sync_dir(dir) {
+        tracing::warn!(%error, "after removing stale partial backups");
+    }
+}
+
 fn write_partial(
-    partial: &Path,
+    file: File,
     tables: Vec<Dumped>,
     notes_dir: &Path,
     manifest: &mut Manifest,
-) -> Result<(), BackupError> {
-    let file =
-        File::create(partial).map_err(|e| BackupError::Failed(format!("cannot create {}: {e}", partial.display())))?;
+) -> Result<File, BackupError> {
     let mut tar = tar::Builder::new(GzEncoder::new(BufWriter::new(file), Compression::default()));
     let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
     for table in tables {
@@ -82,6 +162,7 @@ fn write_partial(
             sha256: Some(sha256),
         });
     }
+    super::fault_point("backup:tables-written");
     if notes_dir.is_dir() {
         add_tree(&mut tar, notes_dir, manifest)?;
     }
@@ -92,7 +173,7 @@ fn write_partial(
     let writer = gz.finish()?;
     let file = writer.into_inner().map_err(|e| BackupError::from(e.into_error()))?;
     file.sync_all()?;
-    Ok(())
+    Ok(file)
 }
 
 fn file_header(size: u64, mtime: u64) -> tar::Header {
@@ -219,11 +300,17 @@ pub fn check_name(raw: &[u8]) -> Result<String, BackupError> {
 struct Seen {
     order: Vec<String>,
     parts: BTreeMap<String, (PartKind, u64, Option<String>)>,
-    manifest: Option<Vec<u8>>,
+    /// Lines (rows) of each table part, to compare with the manifest's counts.
+    lines: BTreeMap<String, u64>,
+    manifest: Option<Manifest>,
 }
 
-fn open(path: &Path) -> Result<tar::Archive<GzDecoder<BufReader<File>>>, BackupError> {
+type Reader = tar::Archive<GzDecoder<BufReader<File>>>;
+
+fn open(path: &Path) -> Result<Reader, BackupError> {
     let file = File::open(path).map_err(|e| BackupError::Failed(format!("cannot open {}: {e}", path.display())))?;
+    // `bufread::GzDecoder` reads exactly ONE gzip member and leaves what follows it in the
+    // `BufReader`, where `finish` looks for it.
     Ok(tar::Archive::new(GzDecoder::new(BufReader::new(file))))
 }
 
@@ -233,7 +320,38 @@ fn corrupt(error: std::io::Error) -> BackupError {
     ))
 }
 
+/// The manifest describes the entries before it: per entry a few fixed fields and its name
+/// (JSON-escaped at most six bytes per byte), plus a fixed head. Anything larger cannot be a
+/// manifest of this archive and is refused before a byte of it is read.
+pub fn manifest_limit(entries: &[String]) -> u64 {
+    const HEAD: u64 = 64 << 10;
+    const PER_ENTRY: u64 = 512;
+    entries
+        .iter()
+        .fold(HEAD, |sum, name| sum + PER_ENTRY + 6 * name.len() as u64)
+}
+
+/// Counts and hashes what passes through, and counts newlines (rows of a table part).
+struct Lines<R> {
+    inner: Hashing<R>,
+    newlines: u64,
+    last: Option<u8>,
+}
+
+impl<R: Read> Read for Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.newlines += buf[..n].iter().filter(|b| **b == b'\n').count() as u64;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+}
+
 /// Reads every entry, hashing it, and hands each one to `sink` (which may write it somewhere).
+/// Strict: one gzip member, nothing after it, nothing but zero padding after the tar's end, the
+/// manifest last and bounded by what it can describe.
 fn pass(
     path: &Path,
     mut sink: impl FnMut(&str, PartKind, u64, &mut dyn Read) -> Result<(), BackupError>,
@@ -242,11 +360,17 @@ fn pass(
     let mut seen = Seen {
         order: Vec::new(),
         parts: BTreeMap::new(),
+        lines: BTreeMap::new(),
         manifest: None,
     };
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         let name = check_name(&entry.path_bytes())?;
+        if seen.manifest.is_some() {
+            return Err(BackupError::Corrupt(format!(
+                "entry {name} follows {MANIFEST}, which is always the last entry"
+            )));
+        }
         let kind = match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => PartKind::File,
             tar::EntryType::Directory => PartKind::Dir,
@@ -256,66 +380,182 @@ fn pass(
                 )));
             }
         };
-        if seen.parts.contains_key(&name) || (name == MANIFEST && seen.manifest.is_some()) {
+        if seen.parts.contains_key(&name) {
             return Err(BackupError::Corrupt(format!("entry {name} appears twice")));
         }
         if name == MANIFEST {
-            let mut text = Vec::new();
-            (&mut entry)
-                .take(MANIFEST_LIMIT)
-                .read_to_end(&mut text)
-                .map_err(corrupt)?;
-            seen.manifest = Some(text);
+            let limit = manifest_limit(&seen.order);
+            let size = entry.header().size().map_err(corrupt)?;
+            if size > limit {
+                return Err(BackupError::Corrupt(format!(
+                    "{MANIFEST} has {size} bytes, more than the {limit} a manifest of {} entries can need",
+                    seen.order.len()
+                )));
+            }
+            // Parsed as it is read (never held as text), and at most `limit` bytes of it.
+            let reader = BufReader::new((&mut entry).take(limit));
+            let manifest = parse_manifest(reader)?;
+            std::io::copy(&mut entry, &mut std::io::sink()).map_err(corrupt)?;
+            seen.manifest = Some(manifest);
             continue;
         }
         let mtime = entry.header().mtime().unwrap_or(0);
-        let mut reader = Hashing::new(&mut entry);
+        let mut reader = Lines {
+            inner: Hashing::new(&mut entry),
+            newlines: 0,
+            last: None,
+        };
         sink(&name, kind, mtime, &mut reader)?;
         // Whatever the sink did not read still counts.
         std::io::copy(&mut reader, &mut std::io::sink()).map_err(corrupt)?;
-        let (_, size, sha256) = reader.finish();
+        let (newlines, last) = (reader.newlines, reader.last);
+        let (_, size, sha256) = reader.inner.finish();
+        if let Some(table) = name.strip_prefix("db/").and_then(|n| n.strip_suffix(".jsonl")) {
+            if last.is_some_and(|b| b != b'\n') {
+                return Err(BackupError::Corrupt(format!("part {name} does not end with a newline")));
+            }
+            seen.lines.insert(table.to_owned(), newlines);
+        }
         let sha256 = (kind == PartKind::File).then_some(sha256);
         seen.order.push(name.clone());
         seen.parts.insert(name, (kind, size, sha256));
     }
-    // The gzip trailer (CRC and length) is checked only when the stream is read to its end.
-    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(corrupt)?;
+    finish(archive.into_inner())?;
     Ok(seen)
 }
 
-/// Parses a manifest, refusing formats this binary does not know before reading the rest.
-fn parse_manifest(text: &[u8]) -> Result<Manifest, BackupError> {
-    let value: serde_json::Value = serde_json::from_slice(text)
-        .map_err(|e| BackupError::Corrupt(format!("{MANIFEST} is not valid JSON ({e})")))?;
-    if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+/// After the tar's end-of-archive marker: only zero padding may follow inside the gzip member
+/// (read to its end, which checks its CRC and length), and nothing at all after the member.
+fn finish(mut gz: GzDecoder<BufReader<File>>) -> Result<(), BackupError> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = gz.read(&mut buf).map_err(corrupt)?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Err(BackupError::Corrupt(
+                "there is data after the end of the tar archive".to_owned(),
+            ));
+        }
+    }
+    let mut rest = gz.into_inner();
+    let mut head = [0u8; 2];
+    let n = rest.read(&mut head)?;
+    if n == 0 {
+        return Ok(());
+    }
+    if n == 2 && head == [0x1f, 0x8b] {
+        return Err(BackupError::Corrupt(
+            "the file holds a second gzip member after the archive".to_owned(),
+        ));
+    }
+    Err(BackupError::Corrupt(
+        "there is data after the end of the gzip stream".to_owned(),
+    ))
+}
+
+/// Parses a manifest as a stream; unknown fields are refused (the format is ours and versioned).
+fn parse_manifest(reader: impl Read) -> Result<Manifest, BackupError> {
+    let manifest: Manifest = serde_json::from_reader(reader)
+        .map_err(|e| BackupError::Corrupt(format!("{MANIFEST} is not a valid manifest ({e})")))?;
+    if manifest.format != FORMAT {
         return Err(BackupError::Corrupt(format!(
             "{MANIFEST} does not describe a kryton backup"
         )));
     }
-    let version = value
-        .get("formatVersion")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
-    if version != u64::from(FORMAT_VERSION) {
+    if manifest.format_version != FORMAT_VERSION {
         return Err(BackupError::Corrupt(format!(
-            "archive format version {version} is not known to this binary (it reads version {FORMAT_VERSION})"
+            "archive format version {} is not known to this binary (it reads version {FORMAT_VERSION})",
+            manifest.format_version
         )));
     }
-    serde_json::from_value(value).map_err(|e| BackupError::Corrupt(format!("{MANIFEST} is malformed ({e})")))
+    Ok(manifest)
+}
+
+fn plain(text: &str, max: usize, allowed: impl Fn(char) -> bool) -> bool {
+    !text.is_empty() && text.len() <= max && text.chars().all(allowed)
+}
+
+/// The manifest's own fields, and its tables and parts against what the archive holds.
+fn check_fields(manifest: &Manifest, seen: &Seen) -> Result<(), BackupError> {
+    let bad = |what: String| Err(BackupError::Corrupt(format!("{MANIFEST}: {what}")));
+    if !matches!(manifest.backend.as_str(), "postgres" | "sqlite") {
+        return bad(format!("backend {:?} is neither postgres nor sqlite", manifest.backend));
+    }
+    let version_ok = plain(&manifest.kryton_version, 64, |c| {
+        c.is_ascii_alphanumeric() || ".-+".contains(c)
+    }) && manifest.kryton_version.starts_with(|c: char| c.is_ascii_digit());
+    if !version_ok {
+        return bad(format!(
+            "krytonVersion {:?} is not a release version",
+            manifest.kryton_version
+        ));
+    }
+    if !plain(&manifest.kryton_commit, 64, |c| {
+        c.is_ascii_alphanumeric() || "-._+".contains(c)
+    }) {
+        return bad(format!("krytonCommit {:?} is not a commit id", manifest.kryton_commit));
+    }
+    if manifest.schema_version < 1 {
+        return bad(format!(
+            "schemaVersion {} is not a migration version",
+            manifest.schema_version
+        ));
+    }
+    let created = time::OffsetDateTime::parse(&manifest.created_at, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            BackupError::Corrupt(format!(
+                "{MANIFEST}: createdAt {:?} is not an RFC 3339 time",
+                manifest.created_at
+            ))
+        })?;
+    // A day of clock skew is tolerated; an archive from further in the future was not taken here.
+    if created > time::OffsetDateTime::now_utc() + time::Duration::days(1) {
+        return bad(format!("createdAt {} is in the future", manifest.created_at));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for table in &manifest.tables {
+        if !super::sql::is_identifier(&table.name) || !names.insert(table.name.as_str()) {
+            return bad(format!("table {:?} is not a plain name or is listed twice", table.name));
+        }
+        let rows = seen.lines.get(&table.name).copied().unwrap_or(0);
+        if rows != table.rows {
+            return bad(format!(
+                "table {} has {rows} rows in the archive; the manifest says {}",
+                table.name, table.rows
+            ));
+        }
+    }
+    for part in &manifest.parts {
+        let consistent = match part.kind {
+            PartKind::File => part
+                .sha256
+                .as_deref()
+                .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())),
+            PartKind::Dir => part.size == 0 && part.sha256.is_none() && part.path.starts_with("notes/"),
+        };
+        if !consistent {
+            return bad(format!("part {} is described inconsistently", part.path));
+        }
+    }
+    Ok(())
 }
 
 /// Checks what a pass saw against the manifest: every listed part present with its size and hash,
-/// nothing unlisted, tables in the listed order.
+/// nothing unlisted, tables in the listed order with the listed row counts, fields well-formed.
 fn check(seen: &Seen) -> Result<Manifest, BackupError> {
-    let text = seen.manifest.as_deref().ok_or_else(|| {
+    let manifest = seen.manifest.clone().ok_or_else(|| {
         BackupError::Corrupt(format!(
             "the archive has no {MANIFEST}: truncated or not a kryton backup"
         ))
     })?;
-    let manifest = parse_manifest(text)?;
     let mut listed: BTreeMap<&str, &Part> = BTreeMap::new();
     for part in &manifest.parts {
         check_name(part.path.as_bytes())?;
+        if part.path == MANIFEST {
+            return Err(BackupError::Corrupt(format!("{MANIFEST} lists itself as a part")));
+        }
         if listed.insert(part.path.as_str(), part).is_some() {
             return Err(BackupError::Corrupt(format!("{MANIFEST} lists {} twice", part.path)));
         }
@@ -359,6 +599,7 @@ fn check(seen: &Seen) -> Result<Manifest, BackupError> {
             "the table parts are not the ones (or not in the order) the manifest lists".to_owned(),
         ));
     }
+    check_fields(&manifest, seen)?;
     Ok(manifest)
 }
 
@@ -381,15 +622,16 @@ pub fn extract(path: &Path, staging: &Path, expected: &Manifest) -> Result<Vec<(
             tables.push((table.to_owned(), file));
             return Ok(());
         }
-        // check_name has confined `name` to relative, `..`-free components under notes/.
+        // check_name has confined `name` to relative, `..`-free components under notes/, and
+        // staging is a new directory: nothing in it can be a symlink.
         let target = staging.join(name);
         match kind {
-            PartKind::Dir => std::fs::create_dir_all(&target)?,
+            PartKind::Dir => private_dir_all(&target)?,
             PartKind::File => {
                 if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)?;
+                    private_dir_all(parent)?;
                 }
-                let mut out = BufWriter::new(File::create(&target)?);
+                let mut out = BufWriter::new(private_file(&target)?);
                 std::io::copy(reader, &mut out).map_err(corrupt)?;
                 let file = out.into_inner().map_err(|e| BackupError::from(e.into_error()))?;
                 // File times as they were (the index compares them); tar keeps whole seconds.
@@ -400,10 +642,77 @@ pub fn extract(path: &Path, staging: &Path, expected: &Manifest) -> Result<Vec<(
         Ok(())
     })?;
     let manifest = check(&seen)?;
+    // Every file was fsynced as it was written; the directory entries too, before anything relies
+    // on the staged tree.
+    sync_tree(&staging.join("notes"))?;
+    sync_dir(staging)?;
     if serde_json::to_value(&manifest).ok() != serde_json::to_value(expected).ok() {
         return Err(BackupError::Corrupt(
             "the archive changed between verification and extraction".to_owned(),
         ));
     }
     Ok(tables)
+}
+
+/// `create_dir_all` whose new directories are private to the server's user (0700), whatever the
+/// umask.
+pub fn private_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        private_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    // The new entry must survive a crash as well as what is put in it.
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => sync_dir(parent),
+        None => sync_dir(Path::new(".")),
+    }
+}
+
+/// A new (or truncated) file readable and writable by the server's user only (0600), whatever the
+/// umask.
+pub fn private_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// fsync of a directory: makes the entries created, renamed or removed in it durable. A failure
+/// is an error, never ignored.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot fsync the directory {}: {e}", dir.display())))
+}
+
+/// fsync of every directory below `root` (included); a missing root is nothing to do.
+fn sync_tree(root: &Path) -> std::io::Result<()> {
+    if !root.is_dir() {
+        return Ok(());
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+        sync_dir(&dir)?;
+    }
+    Ok(())
 }

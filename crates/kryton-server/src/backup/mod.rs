@@ -12,6 +12,7 @@
 //! See docs/backups.md for the operator's view.
 
 mod archive;
+pub mod pending;
 pub mod sql;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,7 @@ pub enum BackupError {
 /// The archive's table of contents.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub format: String,
     pub format_version: u32,
@@ -69,12 +71,14 @@ pub struct Manifest {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TableEntry {
     pub name: String,
     pub rows: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Part {
     pub path: String,
     #[serde(rename = "type")]
@@ -162,7 +166,8 @@ pub async fn backup_with(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    std::fs::create_dir_all(&dir).map_err(|e| BackupError::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    // Private: the archive holds password hashes (0700 for a directory we create, 0600 files).
+    archive::private_dir_all(&dir).map_err(|e| BackupError::Failed(format!("cannot create {}: {e}", dir.display())))?;
     let created = utc_now();
     let mut conn = conn_of(conn);
     let backend = conn.backend();
@@ -192,6 +197,12 @@ pub async fn backup(config: &Config, out: Option<PathBuf>) -> Result<(PathBuf, M
     let result = backup_with(&mut conn, &config.notes_dir, &out).await;
     conn.close().await;
     Ok((out, result?))
+}
+
+/// Removes partial archives in BACKUP_DIR left by a backup that was killed (at boot and before
+/// each backup); never one a live process is still writing.
+pub fn sweep_partials(config: &Config) {
+    archive::sweep_orphans(&config.backup_dir, &config.backup_dir.join("kryton-.partial"));
 }
 
 /// What a restore did.
@@ -226,7 +237,7 @@ fn has_files(dir: &Path) -> std::io::Result<bool> {
     Ok(false)
 }
 
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -234,18 +245,44 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     dir.with_file_name(format!("{name}{suffix}"))
 }
 
+/// The fault-injection hook of the crash tests: when `KRYTON_FAULT_POINT` names `point`, the
+/// process sends itself `KRYTON_FAULT_SIGNAL` (`KILL`, the default, or `STOP`) there. Inert without
+/// the variable.
+pub fn fault_point(point: &str) {
+    if std::env::var("KRYTON_FAULT_POINT").ok().as_deref() != Some(point) {
+        return;
+    }
+    let signal = match std::env::var("KRYTON_FAULT_SIGNAL").ok().as_deref() {
+        Some("STOP") => "STOP",
+        _ => "KILL",
+    };
+    eprintln!("kryton: fault injection: SIG{signal} at {point}");
+    let _ = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -{signal} {}", std::process::id()))
+        .status();
+}
+
 /// `kryton restore FILE [--force]`.
 ///
-/// 1. verify the whole archive (writes nothing);
+/// Nothing in the target changes until the archive and its rows are fully checked:
+/// 1. verify the whole archive: structure, sizes, hashes, the manifest's fields and counts;
 /// 2. refuse a non-empty target unless `force`;
 /// 3. extract into a staging directory beside NOTES_DIR, checking every hash again;
-/// 4. build the schema up to the archive's version;
-/// 5. empty the tables and load the rows in one transaction;
-/// 6. put the notes in place (moving an existing tree aside);
-/// 7. migrate forward to this binary's head and reindex the notes from the files.
-pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<Restored, BackupError> {
+/// 4. check every row (ids that become paths, shapes) and load them all into a scratch SQLite
+///    database built at the archive's schema version (unknown tables or columns, wrong types,
+///    broken constraints are refused here);
+///
+/// then, all-or-nothing behind a durable "restore in progress" marker:
+/// 5. build the schema up to the archive's version; empty the tables and load the rows in one
+///    transaction;
+/// 6. put the notes in place (moving an existing tree aside), fsyncing each rename;
+/// 7. migrate forward to this binary's head and reindex the notes from the files;
+/// 8. remove the marker.
+pub async fn restore(config: &Config, file: &Path, source: &str, force: bool) -> Result<Restored, BackupError> {
     let set = migrations::for_config(config).map_err(MigrateError::from)?;
     let head = set.head();
+    let pending = pending::read(config)?;
 
     let path = file.to_path_buf();
     let manifest = tokio::task::spawn_blocking(move || archive::verify(&path))
@@ -259,38 +296,48 @@ pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<Restor
         )));
     }
 
-    let notes_dir = config.notes_dir.clone();
-    let notes_in_use = has_files(&notes_dir)?;
-    let users_exist = match db::connect_read_only(config).await? {
-        Some(mut conn) => {
-            let found = sql::has_users(&mut conn_of(&mut conn)).await;
-            conn.close().await;
-            found?
-        }
-        None => false,
-    };
-    if (notes_in_use || users_exist) && !force {
-        let what = match (users_exist, notes_in_use) {
-            (true, true) => "the database has accounts and NOTES_DIR has files",
-            (true, false) => "the database has accounts",
-            _ => "NOTES_DIR has files",
-        };
-        return Err(BackupError::Refused(format!(
-            "the target is not empty ({what}); restore into a new installation, or pass --force to replace it \
-             (tables are emptied; NOTES_DIR is moved aside, not deleted)"
-        )));
-    }
-    config
-        .prepare_directories()
-        .map_err(|e| BackupError::Failed(e.to_string()))?;
-
     // Stage beside NOTES_DIR, so that putting the tree in place is one rename.
+    let notes_dir = config.notes_dir.clone();
     let staging = sibling(&notes_dir, ".restoring");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)?; // left by an interrupted restore
     }
-    std::fs::create_dir_all(&staging)?;
-    let result = restore_staged(config, file, &set, &manifest, &staging, notes_in_use).await;
+    archive::private_dir_all(&staging)?;
+    let result = async {
+        // Everything about the archive is checked before the target is even read.
+        let tables = stage(config, file, &set, &manifest, &staging).await?;
+        let notes_in_use = has_files(&notes_dir)?;
+        let users_exist = match db::connect_read_only(config).await? {
+            Some(mut conn) => {
+                let found = sql::has_users(&mut conn_of(&mut conn)).await;
+                conn.close().await;
+                found?
+            }
+            None => false,
+        };
+        if (notes_in_use || users_exist) && !force {
+            let what = match (users_exist, notes_in_use) {
+                (true, true) => "the database has accounts and NOTES_DIR has files",
+                (true, false) => "the database has accounts",
+                _ => "NOTES_DIR has files",
+            };
+            let interrupted = match &pending {
+                Some(p) => format!(
+                    " (a restore of {} was interrupted: `{}` finishes it)",
+                    p.source,
+                    pending::finish_command(&p.source)
+                ),
+                None => String::new(),
+            };
+            return Err(BackupError::Refused(format!(
+                "the target is not empty ({what}){interrupted}; restore into a new installation, or pass --force to replace it \
+                 (tables are emptied; NOTES_DIR is moved aside, not deleted)"
+            )));
+        }
+
+        restore_staged(config, source, &set, &manifest, &staging, tables, notes_in_use, pending).await
+    }
+    .await;
     if let Err(error) = std::fs::remove_dir_all(&staging)
         && error.kind() != std::io::ErrorKind::NotFound
     {
@@ -311,18 +358,120 @@ pub async fn restore(config: &Config, file: &Path, force: bool) -> Result<Restor
     })
 }
 
-async fn restore_staged(
+/// Steps 3 and 4: extraction and every check of the rows; writes only in `staging`.
+async fn stage(
     config: &Config,
     file: &Path,
     set: &MigrationSet,
     manifest: &Manifest,
     staging: &Path,
-    notes_in_use: bool,
-) -> Result<(u64, Option<PathBuf>), BackupError> {
+) -> Result<Vec<(String, std::fs::File)>, BackupError> {
     let (path, stage, expected) = (file.to_path_buf(), staging.to_path_buf(), manifest.clone());
-    let tables = tokio::task::spawn_blocking(move || archive::extract(&path, &stage, &expected))
-        .await
-        .map_err(|e| BackupError::Failed(format!("the extraction task failed: {e}")))??;
+    let tables = tokio::task::spawn_blocking(move || -> Result<_, BackupError> {
+        let mut tables = archive::extract(&path, &stage, &expected)?;
+        sql::check_rows(&mut tables)?;
+        Ok(tables)
+    })
+    .await
+    .map_err(|e| BackupError::Failed(format!("the extraction task failed: {e}")))??;
+    let mut tables = tables;
+    dry_run(config, set, manifest.schema_version, staging, &mut tables).await?;
+    Ok(tables)
+}
+
+/// Loads the rows into a scratch SQLite database built at the archive's schema version, in the
+/// staging directory: whatever the target would refuse (an unknown table or column, a wrong type,
+/// a broken constraint) is refused here, before the target is touched.
+async fn dry_run(
+    config: &Config,
+    set: &MigrationSet,
+    version: i64,
+    staging: &Path,
+    tables: &mut [(String, std::fs::File)],
+) -> Result<(), BackupError> {
+    let sqlite = match (&config.migrations_dir, set.dialect) {
+        (None, _) => migrations::embedded(kryton_migrate::Dialect::Sqlite).map_err(MigrateError::from)?,
+        (Some(_), kryton_migrate::Dialect::Sqlite) => set.clone(),
+        (Some(dir), kryton_migrate::Dialect::Postgres) => {
+            // Only in tests: a directory of PostgreSQL migrations has no SQLite twin to build from.
+            tracing::warn!(dir = %dir.display(), "KRYTON_MIGRATIONS_DIR holds PostgreSQL migrations only: the rows are checked by the target's own transaction");
+            return Ok(());
+        }
+    };
+    let upto = MigrationSet {
+        dialect: sqlite.dialect,
+        migrations: sqlite.migrations.into_iter().filter(|m| m.version <= version).collect(),
+    };
+    let path = staging.join("verify.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let mut migrate_options = kryton_migrate::Options::new(crate::version::VERSION);
+    migrate_options.backup = None;
+    let conn = options.clone().connect().await?;
+    kryton_migrate::migrate(
+        MigrationConnection::Sqlite {
+            conn,
+            lock_path: staging.join("verify.db.migrate-lock"),
+        },
+        &upto,
+        &migrate_options,
+    )
+    .await?;
+    let mut conn = options.connect().await?;
+    let mut copies = Vec::new();
+    for (name, file) in tables.iter_mut() {
+        std::io::Seek::rewind(file)?;
+        copies.push((name.clone(), file.try_clone()?));
+    }
+    let loaded = sql::load(&mut Conn::Lite(&mut conn), copies).await;
+    let _ = sqlx::Connection::close(conn).await;
+    for (_, file) in tables.iter_mut() {
+        std::io::Seek::rewind(file)?;
+    }
+    loaded.map_err(|e| {
+        BackupError::Corrupt(format!(
+            "the archive's rows do not fit the schema at its version {version:04}: {e}"
+        ))
+    })?;
+    Ok(())
+}
+
+fn fsync_parent(path: &Path) -> Result<(), BackupError> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok(archive::sync_dir(parent)?)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restore_staged(
+    config: &Config,
+    source: &str,
+    set: &MigrationSet,
+    manifest: &Manifest,
+    staging: &Path,
+    tables: Vec<(String, std::fs::File)>,
+    notes_in_use: bool,
+    interrupted: Option<pending::Pending>,
+) -> Result<(u64, Option<PathBuf>), BackupError> {
+    // From here on the target changes: first the durable marker, so that a crash at any later
+    // point is seen by serve and migrate, which refuse to start on a half-restored target.
+    // An interrupted restore's record of where the previous notes went is kept.
+    let previous = interrupted.and_then(|p| p.previous_notes).filter(|p| p.exists());
+    let mut marker = pending::Pending {
+        source: source.to_owned(),
+        started_at: rfc3339(utc_now()),
+        pid: std::process::id(),
+        previous_notes: previous.clone(),
+    };
+    config
+        .prepare_directories()
+        .map_err(|e| BackupError::Failed(e.to_string()))?;
+    pending::write(config, &marker)?;
+    fault_point("restore:marker-written");
 
     // The schema exactly at the archive's version; a newer target schema is dropped first (there
     // are no down-migrations).
@@ -352,16 +501,31 @@ async fn restore_staged(
             .collect(),
     };
     kryton_migrate::migrate(db::connect_for_migration(config).await?, &upto, &options).await?;
+    fault_point("restore:schema-built");
 
     let mut conn = db::connect_for_migration(config).await?;
     let loaded = sql::load(&mut conn_of(&mut conn), tables).await;
     conn.close().await;
     let rows = loaded?.values().sum();
+    fault_point("restore:rows-loaded");
 
     // The notes: the old tree is moved aside (never deleted), the staged one renamed into place.
     let notes_dir = &config.notes_dir;
     let mut moved_aside = None;
-    if notes_in_use {
+    if previous.is_some() {
+        // An interrupted restore already moved the original tree aside: what is at NOTES_DIR now
+        // came from an archive, and is replaced.
+        if notes_dir.exists() {
+            let discard = sibling(notes_dir, ".discard");
+            if discard.exists() {
+                std::fs::remove_dir_all(&discard)?;
+            }
+            std::fs::rename(notes_dir, &discard)?;
+            fsync_parent(notes_dir)?;
+            std::fs::remove_dir_all(&discard)?;
+        }
+        moved_aside = previous;
+    } else if notes_in_use {
         let base = format!(".before-restore-{}", stamp(utc_now()));
         let mut aside = sibling(notes_dir, &base);
         for n in 2.. {
@@ -370,6 +534,9 @@ async fn restore_staged(
             }
             aside = sibling(notes_dir, &format!("{base}-{n}"));
         }
+        // Recorded before the rename: a crash right after it still knows where the notes went.
+        marker.previous_notes = Some(aside.clone());
+        pending::write(config, &marker)?;
         std::fs::rename(notes_dir, &aside).map_err(|e| {
             BackupError::Failed(format!(
                 "cannot move {} aside to {}: {e}",
@@ -377,10 +544,13 @@ async fn restore_staged(
                 aside.display()
             ))
         })?;
+        fsync_parent(notes_dir)?;
         moved_aside = Some(aside);
     } else if notes_dir.exists() {
         std::fs::remove_dir_all(notes_dir)?; // holds directories only (checked above)
+        fsync_parent(notes_dir)?;
     }
+    fault_point("restore:notes-moved-aside");
     let staged_notes = staging.join("notes");
     if staged_notes.exists() {
         std::fs::rename(&staged_notes, notes_dir).map_err(|e| {
@@ -389,12 +559,16 @@ async fn restore_staged(
                 notes_dir.display()
             ))
         })?;
+        fsync_parent(notes_dir)?;
+        fsync_parent(&staged_notes)?;
     } else {
-        std::fs::create_dir_all(notes_dir)?;
+        archive::private_dir_all(notes_dir)?;
     }
+    fault_point("restore:notes-in-place");
 
     // Forward to this binary's head with the normal engine.
     kryton_migrate::migrate(db::connect_for_migration(config).await?, set, &options).await?;
+    fault_point("restore:migrated");
     // The files are the truth: whatever the archive's index said, bring it in line with them.
     let pool = db::Database::open(config)
         .await
@@ -408,6 +582,8 @@ async fn restore_staged(
         removed = report.removed,
         "notes index reconciled"
     );
+    fault_point("restore:reindexed");
+    pending::remove(config)?;
     Ok((rows, moved_aside))
 }
 
@@ -501,10 +677,10 @@ pub mod command {
     /// `kryton restore FILE|s3://bucket/key [--force]`.
     pub async fn restore(config: &Config, file: &str, force: bool) -> Result<(), BootError> {
         let Some(source) = S3Url::parse(file) else {
-            return restore_local(config, Path::new(file), force).await;
+            return restore_local(config, Path::new(file), file, force).await;
         };
         let client = S3Client::from_env().map_err(|e| BootError::Other(format!("restore failed: {e}")))?;
-        std::fs::create_dir_all(&config.backup_dir)
+        super::archive::private_dir_all(&config.backup_dir)
             .map_err(|e| BootError::Other(format!("restore failed: {}: {e}", config.backup_dir.display())))?;
         let name = source.key.rsplit('/').next().unwrap_or("download.tar.gz").to_owned();
         let local = config.backup_dir.join(format!("{name}.download"));
@@ -512,16 +688,34 @@ pub mod command {
             .download(&source.bucket, &source.key, &local)
             .await
             .map_err(|e| BootError::Other(format!("restore failed: downloading {file}: {e}")))?;
-        let result = restore_local(config, &local, force).await;
+        let result = restore_local(config, &local, file, force).await;
         let _ = std::fs::remove_file(&local);
         result
     }
 
-    async fn restore_local(config: &Config, file: &Path, force: bool) -> Result<(), BootError> {
+    async fn restore_local(config: &Config, file: &Path, source: &str, force: bool) -> Result<(), BootError> {
         let started = std::time::Instant::now();
-        let restored = super::restore(config, file, force).await.map_err(|e| match e {
-            e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) => boot_error(e),
-            other => BootError::Other(format!("restore of {} failed: {other}", file.display())),
+        // Named as the operator gave it, so that the marker's command can be run as printed.
+        let source = match S3Url::parse(source) {
+            Some(_) => source.to_owned(),
+            None => std::path::absolute(file)
+                .unwrap_or_else(|_| file.to_path_buf())
+                .display()
+                .to_string(),
+        };
+        let restored = super::restore(config, file, &source, force).await.map_err(|e| {
+            // A failure after the target started to change leaves the marker: say how to finish.
+            let unfinished = match super::pending::read(config) {
+                Ok(Some(p)) => format!(
+                    "; the target is half-restored and kryton will not start on it until `{}` succeeds",
+                    super::pending::finish_command(&p.source)
+                ),
+                _ => String::new(),
+            };
+            match e {
+                e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) if unfinished.is_empty() => boot_error(e),
+                other => BootError::Other(format!("restore of {} failed: {other}{unfinished}", file.display())),
+            }
         })?;
         if let Some(aside) = &restored.moved_aside {
             println!("the previous notes were moved to {}", aside.display());

@@ -583,13 +583,17 @@ async fn load_table(conn: &mut Conn<'_>, table: &Table, file: File) -> Result<u6
     let mut batch: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut rows = 0u64;
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut index = 0usize;
+    while next_line(&mut reader, &mut line, &part, index)? {
+        index += 1;
+        let index = index - 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let bad = |what: String| BackupError::Failed(format!("{part} line {}: {what}", index + 1));
-        let mut object = match serde_json::from_str::<serde_json::Value>(&line) {
+        let mut object = match serde_json::from_slice::<serde_json::Value>(&line) {
             Ok(serde_json::Value::Object(object)) => object,
             Ok(_) => return Err(bad("not a JSON object".to_owned())),
             Err(e) => return Err(bad(e.to_string())),
@@ -611,6 +615,12 @@ async fn load_table(conn: &mut Conn<'_>, table: &Table, file: File) -> Result<u6
         }
         for column in &table.columns {
             if let Some(value) = object.get_mut(&column.name) {
+                if !fits(value, column) {
+                    return Err(bad(format!(
+                        "{}.{} is {value}, not a value of its type {}",
+                        table.name, column.name, column.kind
+                    )));
+                }
                 normalise(value, column);
             }
         }
@@ -626,6 +636,24 @@ async fn load_table(conn: &mut Conn<'_>, table: &Table, file: File) -> Result<u6
         insert_batch(conn, table, columns.as_deref().unwrap_or_default(), &mut batch).await?;
     }
     Ok(rows)
+}
+
+/// Whether a JSON value can go into `column` as it is declared (SQLite would store anything in
+/// any column; PostgreSQL would refuse it later, mid-transaction).
+fn fits(value: &serde_json::Value, column: &Column) -> bool {
+    use serde_json::Value;
+    let kind = column.kind.as_str();
+    match value {
+        Value::Null => true,
+        _ if column.boolean => value.is_boolean() || matches!(value.as_i64(), Some(0 | 1)),
+        Value::Bool(_) => false,
+        Value::Number(n) if kind.contains("int") => n.is_i64(),
+        Value::Number(_) => !(kind.contains("char") || kind.contains("text") || kind.contains("time")),
+        Value::String(_) => {
+            !(kind.contains("int") || kind.contains("real") || kind.contains("double") || kind.contains("numeric"))
+        }
+        Value::Array(_) | Value::Object(_) => kind.contains("json"),
+    }
 }
 
 /// Booleans as the target wants them: JSON booleans for PostgreSQL BOOLEAN columns (an archive
@@ -725,4 +753,79 @@ impl<R: std::io::Read> std::io::Read for Hashing<R> {
         self.count += n as u64;
         Ok(n)
     }
+}
+
+/// The longest row a restore reads (a row is one account, key, invite or setting; the notes
+/// themselves travel as files).
+pub const MAX_ROW_BYTES: u64 = 1 << 20;
+
+/// One line of a table part into `buf` (without the newline), refusing one longer than
+/// [`MAX_ROW_BYTES`] before reading more of it. `Ok(false)` at the end of the part.
+fn next_line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>, part: &str, index: usize) -> Result<bool, BackupError> {
+    buf.clear();
+    let read = std::io::Read::take(&mut *reader, MAX_ROW_BYTES + 1).read_until(b'\n', buf)?;
+    if read == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if read as u64 > MAX_ROW_BYTES {
+        return Err(BackupError::Corrupt(format!(
+            "{part} line {}: a row longer than {MAX_ROW_BYTES} bytes",
+            index + 1
+        )));
+    }
+    Ok(true)
+}
+
+/// The checks every row passes before anything is written: one JSON object per line, plain
+/// identifiers as keys, the same keys in every row of a table, and every id that becomes a path
+/// (a user's id names their vault directory) shaped as the server makes them.
+pub fn check_rows(tables: &mut [(String, File)]) -> Result<(), BackupError> {
+    for (name, file) in tables.iter_mut() {
+        let part = format!("db/{name}.jsonl");
+        file.rewind()?;
+        let mut reader = BufReader::new(&*file);
+        let mut buf = Vec::new();
+        let mut keys: Option<BTreeSet<String>> = None;
+        let mut index = 0;
+        while next_line(&mut reader, &mut buf, &part, index)? {
+            let bad = |what: String| BackupError::Corrupt(format!("{part} line {}: {what}", index + 1));
+            let object = match serde_json::from_slice::<serde_json::Value>(&buf) {
+                Ok(serde_json::Value::Object(object)) => object,
+                Ok(_) => return Err(bad("not a JSON object".to_owned())),
+                Err(e) => return Err(bad(format!("not JSON ({e})"))),
+            };
+            let these: BTreeSet<String> = object.keys().cloned().collect();
+            if let Some(key) = these.iter().find(|k| !is_identifier(k)) {
+                return Err(bad(format!("column {key:?} is not a plain identifier")));
+            }
+            match &keys {
+                None => keys = Some(these),
+                Some(first) if *first != these => {
+                    return Err(bad("its columns differ from the first row's".to_owned()));
+                }
+                Some(_) => {}
+            }
+            for (column, required) in [("id", name == "users"), ("user_id", false)] {
+                if column == "id" && !required {
+                    continue;
+                }
+                match object.get(column) {
+                    None | Some(serde_json::Value::Null) if !required => {}
+                    Some(serde_json::Value::String(id)) if crate::store::is_valid_id(id) => {}
+                    Some(value) => {
+                        return Err(bad(format!(
+                            "{column} {value} is not a valid user id (32 lower-case hex digits): user ids name \
+                             directories in NOTES_DIR"
+                        )));
+                    }
+                    None => return Err(bad(format!("the row has no {column}"))),
+                }
+            }
+            index += 1;
+        }
+        file.rewind()?;
+    }
+    Ok(())
 }

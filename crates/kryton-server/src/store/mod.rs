@@ -46,6 +46,12 @@ pub fn new_id() -> String {
     random_hex(16)
 }
 
+/// Whether `id` has the shape [`new_id`] gives (32 lower-case hex digits). A user's id names their
+/// vault directory, so an id from outside (a restored archive, the command line) must pass this.
+pub fn is_valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Secrets (session tokens, API keys, invite codes) are stored only as their SHA-256.
 pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
