@@ -30,7 +30,7 @@ fn plain(size: usize) -> String {
     let mut out = String::from("---\ntitle: Plain prose\ntags: [bench, prose]\n---\n");
     let mut i = 0usize;
     while out.len() < size {
-        if i % 40 == 0 {
+        if i.is_multiple_of(40) {
             out.push_str(&format!("\n## Section {i}\n\n"));
         }
         for w in 0..12 {
