@@ -62,8 +62,13 @@ async fn read(
 ) -> Result<Response, AppError> {
     let path = note_path(&raw)?;
     let vault = notes::vault(&state.config, &me.user.id);
-    let note = blocking(move || vault.read(&path)).await?;
-    let parsed = markdown::parse(&note.content, note.path.stem());
+    let (note, parsed) = blocking(move || {
+        vault.read(&path).map(|note| {
+            let parsed = markdown::parse(&note.content, note.path.stem());
+            (note, parsed)
+        })
+    })
+    .await?;
     let body = json!({
         "path": note.path.as_str(),
         "title": parsed.title,
@@ -193,6 +198,8 @@ async fn rewrite_backlinks(
 ) -> Result<(Vec<Value>, Vec<String>), AppError> {
     let mut rewritten = Vec::new();
     let mut left = Vec::new();
+    // Rewriting is CPU work proportional to each note: it runs on the blocking pool.
+    let shared_moves = std::sync::Arc::new(moves.to_vec());
     for source in sources {
         // The source itself may have moved (a note linking to itself, or inside a renamed folder).
         let source = moves
@@ -201,14 +208,20 @@ async fn rewrite_backlinks(
             .map_or(source, |(_, new)| new.as_str().to_owned());
         let Ok(path) = NotePath::parse(&source) else { continue };
         let (reader, target) = (vault.clone(), path.clone());
-        let note = blocking(move || reader.read(&target)).await?;
-        let mut text = note.content.clone();
-        let mut count = 0;
-        for (old, new) in moves {
-            let (next, n) = markdown::rewrite_links(&text, old.as_str(), new.as_str());
-            text = next;
-            count += n;
-        }
+        let moves_owned = std::sync::Arc::clone(&shared_moves);
+        let (note, text, count) = blocking(move || {
+            reader.read(&target).map(|note| {
+                let mut text = note.content.clone();
+                let mut count = 0;
+                for (old, new) in moves_owned.iter() {
+                    let (next, n) = markdown::rewrite_links(&text, old.as_str(), new.as_str());
+                    text = next;
+                    count += n;
+                }
+                (note, text, count)
+            })
+        })
+        .await?;
         if count == 0 {
             continue;
         }

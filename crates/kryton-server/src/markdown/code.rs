@@ -42,40 +42,43 @@ pub(crate) fn closes(line: &str, open: (char, usize)) -> bool {
 }
 
 /// Byte ranges of inline code spans in one line (offsets relative to the line).
+///
+/// A run of N backticks opens a span closed by the next run of exactly N. Each run's next run of
+/// the same length is found first in one right-to-left pass, so a line of runs that never close
+/// (`` ` `` `` ``` ``` …) costs linear time instead of one scan to the end of the line per run.
 fn inline_code_spans(line: &str) -> Vec<(usize, usize)> {
     let bytes = line.as_bytes();
-    let mut spans = Vec::new();
+    // Maximal runs of backticks: (start, length).
+    let mut runs: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] != b'`' {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i] == b'`' {
-            i += 1;
-        }
-        let run = i - start;
-        // Look for the closing run of exactly `run` backticks.
-        let mut j = i;
-        let mut closed = None;
-        while j < bytes.len() {
-            if bytes[j] == b'`' {
-                let close_start = j;
-                while j < bytes.len() && bytes[j] == b'`' {
-                    j += 1;
-                }
-                if j - close_start == run {
-                    closed = Some(j);
-                    break;
-                }
-            } else {
-                j += 1;
+        if bytes[i] == b'`' {
+            let start = i;
+            while i < bytes.len() && bytes[i] == b'`' {
+                i += 1;
             }
+            runs.push((start, i - start));
+        } else {
+            i += 1;
         }
-        if let Some(end) = closed {
-            spans.push((start, end));
-            i = end;
+    }
+    // For each run, the index of the next run of the same length.
+    let mut next_same = vec![None; runs.len()];
+    let mut last_seen: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for (r, &(_, len)) in runs.iter().enumerate().rev() {
+        next_same[r] = last_seen.insert(len, r);
+    }
+    let mut spans = Vec::new();
+    let mut r = 0;
+    while r < runs.len() {
+        match next_same[r] {
+            Some(close) => {
+                let (start, _) = runs[r];
+                let (close_start, close_len) = runs[close];
+                spans.push((start, close_start + close_len));
+                r = close + 1;
+            }
+            None => r += 1,
         }
     }
     spans

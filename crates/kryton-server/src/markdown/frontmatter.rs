@@ -4,6 +4,8 @@
 //! separated strings, and block lists (`- a` lines under an empty `tags:`). Anything else is
 //! ignored, never an error: a note with odd frontmatter still opens.
 
+use std::collections::HashSet;
+
 use super::code::frontmatter_len;
 use super::tags::normalize_tag;
 
@@ -32,12 +34,13 @@ pub fn parse(text: &str) -> Frontmatter {
     let Some(yaml) = block(text) else {
         return out;
     };
+    let mut tags = TagList::default();
     let mut in_tag_list = false;
     for line in yaml.lines() {
         let trimmed = line.trim();
         if in_tag_list {
             if let Some(item) = trimmed.strip_prefix('-') {
-                push_tag(&mut out.tags, item);
+                tags.push(item);
                 continue;
             }
             if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -69,7 +72,7 @@ pub fn parse(text: &str) -> Frontmatter {
                         .unwrap_or(value);
                     for item in list.split(',') {
                         for word in unquote(item.trim()).split_whitespace() {
-                            push_tag(&mut out.tags, word);
+                            tags.push(word);
                         }
                     }
                 }
@@ -77,16 +80,26 @@ pub fn parse(text: &str) -> Frontmatter {
             _ => {}
         }
     }
+    out.tags = tags.tags;
     out
 }
 
-fn push_tag(tags: &mut Vec<String>, raw: &str) {
-    let item = unquote(raw.trim()).trim();
-    let item = item.strip_prefix('#').unwrap_or(item);
-    if let Some(tag) = normalize_tag(item)
-        && !tags.contains(&tag)
-    {
-        tags.push(tag);
+/// Tags in order of appearance, de-duplicated through a set (linear for thousands of tags).
+#[derive(Default)]
+struct TagList {
+    tags: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl TagList {
+    fn push(&mut self, raw: &str) {
+        let item = unquote(raw.trim()).trim();
+        let item = item.strip_prefix('#').unwrap_or(item);
+        if let Some(tag) = normalize_tag(item)
+            && self.seen.insert(tag.clone())
+        {
+            self.tags.push(tag);
+        }
     }
 }
 

@@ -102,27 +102,36 @@ fn link_key(target: &str) -> String {
 /// without `.md`, ignoring case; an exact-case match wins among case variants), then a unique
 /// path ending (`[[Note]]` finds `any/folder/Note.md`, `[[b/Note]]` finds `a/b/Note.md`).
 /// Ambiguous or missing targets resolve to nothing (the caller lists them as broken).
-/// Build once per vault, resolve many.
+/// Build once per vault (cost: the notes' path lengths), then each resolution is a hash lookup,
+/// so resolving every link of a vault costs the links plus the notes, not links times notes.
 pub struct LinkResolver<'a, P> {
     notes: &'a [P],
+    /// Lowercased full path -> notes (several only for case variants).
     by_path: HashMap<String, Vec<usize>>,
-    by_name: HashMap<String, Vec<usize>>,
+    /// Every lowercased path ending that starts a segment (`a/b/c.md` -> `b/c.md`, `c.md`) -> notes.
+    by_ending: HashMap<String, Vec<usize>>,
 }
 
 impl<'a, P: AsRef<str>> LinkResolver<'a, P> {
     pub fn new(notes: &'a [P]) -> Self {
         let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_ending: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, note) in notes.iter().enumerate() {
             let lower = note.as_ref().to_lowercase();
-            let name = lower.rsplit('/').next().unwrap_or(&lower).to_owned();
-            by_name.entry(name).or_default().push(i);
+            // Endings are cut from the lowercased whole path, so they match exactly what a
+            // `lower.ends_with("/" + key)` test over every note would match.
+            for (slash, _) in lower.match_indices('/') {
+                by_ending.entry(lower[slash + 1..].to_owned()).or_default().push(i);
+            }
+            if !lower.contains('/') {
+                by_ending.entry(lower.clone()).or_default().push(i);
+            }
             by_path.entry(lower).or_default().push(i);
         }
         LinkResolver {
             notes,
             by_path,
-            by_name,
+            by_ending,
         }
     }
 
@@ -135,19 +144,8 @@ impl<'a, P: AsRef<str>> LinkResolver<'a, P> {
         if let Some(hits) = self.by_path.get(&key) {
             return self.pick(hits, target);
         }
-        let hits: Vec<usize> = if key.contains('/') {
-            let suffix = format!("/{key}");
-            self.notes
-                .iter()
-                .enumerate()
-                .filter(|(_, n)| n.as_ref().to_lowercase().ends_with(&suffix))
-                .map(|(i, _)| i)
-                .collect()
-        } else {
-            self.by_name.get(&key).cloned().unwrap_or_default()
-        };
-        match hits.as_slice() {
-            [only] => self.notes.get(*only),
+        match self.by_ending.get(&key).map(Vec::as_slice) {
+            Some([only]) => self.notes.get(*only),
             _ => None,
         }
     }
@@ -294,6 +292,138 @@ mod tests {
         let notes = ["Note.md", "sub/Note.md"];
         assert_eq!(resolve_link("Note", &notes), Some(&"Note.md"));
         assert_eq!(resolve_link("sub/Note", &notes), Some(&"sub/Note.md"));
+    }
+
+    /// The resolver before the path-ending index: it scanned every note for each target with a
+    /// `/`. Kept here only as the reference the indexed resolver must agree with.
+    fn old_resolve<'a>(notes: &'a [String], target: &str) -> Option<&'a String> {
+        let mut by_path: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, note) in notes.iter().enumerate() {
+            let lower = note.to_lowercase();
+            let name = lower.rsplit('/').next().unwrap_or(&lower).to_owned();
+            by_name.entry(name).or_default().push(i);
+            by_path.entry(lower).or_default().push(i);
+        }
+        let key = link_key(target);
+        if key == ".md" {
+            return None;
+        }
+        if let Some(hits) = by_path.get(&key) {
+            return match hits.as_slice() {
+                [only] => notes.get(*only),
+                _ => {
+                    let t = target.trim();
+                    let t = t.strip_prefix('/').unwrap_or(t);
+                    hits.iter()
+                        .filter_map(|i| notes.get(*i))
+                        .find(|p| p.as_str() == t || p.strip_suffix(".md") == Some(t))
+                }
+            };
+        }
+        let hits: Vec<usize> = if key.contains('/') {
+            let suffix = format!("/{key}");
+            notes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.to_lowercase().ends_with(&suffix))
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            by_name.get(&key).cloned().unwrap_or_default()
+        };
+        match hits.as_slice() {
+            [only] => notes.get(*only),
+            _ => None,
+        }
+    }
+
+    /// A small deterministic generator (xorshift), so a failure names a reproducible vault.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+        fn pick<'s>(&mut self, items: &[&'s str]) -> &'s str {
+            items[self.below(items.len())]
+        }
+    }
+
+    #[test]
+    fn indexed_resolver_agrees_with_the_scanning_one() {
+        // Names chosen to collide: case variants, final sigma (its lowercase depends on what
+        // precedes it), dotted names, `.md` inside a name, spaces, the same name in many folders.
+        let segments = [
+            "Note",
+            "note",
+            "NOTE",
+            "ΟΔΟΣ",
+            "οδος",
+            "Σ",
+            "a",
+            "A",
+            "b",
+            "x.md",
+            "X.MD",
+            "my note",
+            "My Note ",
+            "dots.in.name",
+            "ß",
+            "SS",
+            "İ",
+            "i",
+            "nested",
+            "Nested",
+            "Plan",
+            "plan.md",
+        ];
+        for seed in 1..=40u64 {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed);
+            let mut notes: Vec<String> = Vec::new();
+            for _ in 0..(20 + rng.below(60)) {
+                let depth = rng.below(4);
+                let mut path: Vec<&str> = (0..depth).map(|_| rng.pick(&segments)).collect();
+                path.push(rng.pick(&segments));
+                let mut path = path.join("/");
+                if !path.ends_with(".md") || rng.below(3) == 0 {
+                    path.push_str(".md");
+                }
+                if !notes.contains(&path) {
+                    notes.push(path);
+                }
+            }
+            let mut targets: Vec<String> = Vec::new();
+            for note in &notes {
+                let bare = note.strip_suffix(".md").unwrap_or(note);
+                let parts: Vec<&str> = bare.split('/').collect();
+                for from in 0..parts.len() {
+                    let ending = parts[from..].join("/");
+                    targets.push(ending.clone());
+                    targets.push(format!("{ending}.md"));
+                    targets.push(ending.to_uppercase());
+                    targets.push(ending.to_lowercase());
+                    targets.push(format!("/{ending}"));
+                    targets.push(format!(" {ending} "));
+                }
+            }
+            for _ in 0..200 {
+                let depth = 1 + rng.below(3);
+                let t: Vec<&str> = (0..depth).map(|_| rng.pick(&segments)).collect();
+                targets.push(t.join("/"));
+            }
+            targets.extend(["", "/", ".md", "//", "a//b", "/a/", "img.png"].map(str::to_owned));
+            let resolver = LinkResolver::new(&notes);
+            for target in &targets {
+                assert_eq!(
+                    resolver.resolve(target),
+                    old_resolve(&notes, target),
+                    "seed {seed}, target {target:?}, notes {notes:?}"
+                );
+            }
+        }
     }
 
     #[test]

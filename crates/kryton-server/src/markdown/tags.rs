@@ -25,30 +25,21 @@ pub fn normalize_tag(raw: &str) -> Option<String> {
 }
 
 /// Inline tags of masked text, in order of appearance, normalised, not deduplicated.
+/// One pass: each `#` is looked at once, and a tag's body is never scanned again.
 pub(crate) fn inline_tags(masked: &str) -> Vec<String> {
     let mut tags = Vec::new();
-    let mut prev: Option<char> = None;
-    let mut chars = masked.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c == '#' && prev.is_none_or(char::is_whitespace) {
-            let rest = &masked[i + 1..];
-            let len = rest.find(|ch: char| !is_tag_char(ch)).unwrap_or(rest.len());
-            if let Some(tag) = normalize_tag(&rest[..len]) {
-                tags.push(tag);
-            }
-            // Skip the tag body so `#a#b` does not yield `b`.
-            let end = i + 1 + len;
-            while chars.peek().is_some_and(|(j, _)| *j < end) {
-                if let Some((_, ch)) = chars.next() {
-                    prev = Some(ch);
-                }
-            }
-            if len == 0 {
-                prev = Some(c);
-            }
-            continue;
+    let mut from = 0;
+    while let Some(found) = masked[from..].find('#') {
+        let i = from + found;
+        let rest = &masked[i + 1..];
+        let len = rest.find(|ch: char| !is_tag_char(ch)).unwrap_or(rest.len());
+        // A tag starts a line or follows whitespace (`x#no`, `&#123;` and `#a#b`'s `b` do not).
+        if masked[..i].chars().next_back().is_none_or(char::is_whitespace)
+            && let Some(tag) = normalize_tag(&rest[..len])
+        {
+            tags.push(tag);
         }
-        prev = Some(c);
+        from = i + 1 + len;
     }
     tags
 }

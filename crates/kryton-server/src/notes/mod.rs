@@ -79,8 +79,9 @@ pub fn indexed(note: &Note) -> IndexedNote {
 /// Brings one path of the index in line with the disk: indexed if the file exists, dropped if not.
 pub async fn sync_path(db: &Database, vault: &Vault, user_id: &str, path: &NotePath) -> Result<(), AppError> {
     let (reader, target) = (vault.clone(), path.clone());
-    match blocking(move || reader.read(&target)).await {
-        Ok(note) => index::upsert(db, user_id, &indexed(&note)).await?,
+    // Parsing is CPU work proportional to the note: done on the blocking pool with the read.
+    match blocking(move || reader.read(&target).map(|note| indexed(&note))).await {
+        Ok(note) => index::upsert(db, user_id, &note).await?,
         Err(AppError::NotFound(_)) => index::remove(db, user_id, path.as_str()).await?,
         Err(e) => return Err(e),
     }
@@ -150,7 +151,9 @@ pub async fn reconcile(db: &Database, config: &Config, user_id: &str) -> Result<
             continue;
         }
         let (reader, path) = (vault.clone(), file.path.clone());
-        let note = match blocking(move || reader.read(&path)).await {
+        // Read and parse on the blocking pool: a boot or `kryton reindex` full of large notes never
+        // holds an async worker (the HTTP listener, /healthz) for the length of a parse.
+        let note = match blocking(move || reader.read(&path).map(|note| (indexed(&note), note.hash, note.size))).await {
             Ok(note) => note,
             Err(AppError::NotFound(_)) => continue,
             Err(AppError::Validation(reason)) => {
@@ -159,20 +162,13 @@ pub async fn reconcile(db: &Database, config: &Config, user_id: &str) -> Result<
             }
             Err(e) => return Err(e),
         };
+        let (entry, hash, size) = note;
+        index::upsert(db, user_id, &entry).await?;
         match state {
-            Some(s) if s.content_hash == note.hash && s.size == note.size as i64 => {
-                // Only the mtime moved (a touch, a restored tarball): record it, nothing else changed.
-                index::upsert(db, user_id, &indexed(&note)).await?;
-                report.unchanged += 1;
-            }
-            Some(_) => {
-                index::upsert(db, user_id, &indexed(&note)).await?;
-                report.updated += 1;
-            }
-            None => {
-                index::upsert(db, user_id, &indexed(&note)).await?;
-                report.added += 1;
-            }
+            // Only the mtime moved (a touch, a restored tarball): recorded, nothing else changed.
+            Some(s) if s.content_hash == hash && s.size == size as i64 => report.unchanged += 1,
+            Some(_) => report.updated += 1,
+            None => report.added += 1,
         }
     }
     for path in known.keys().filter(|p| !on_disk.contains(**p)) {
