@@ -143,13 +143,10 @@ async fn last_admin_race(backend: Backend) {
     assert_eq!(status, 200);
     let mut b = sign_in(&s, "b@example.org", "correct horse").await;
     for round in 0..12 {
+        let s = &s;
         let disable = |by: &String, target: &str| {
-            s.request(
-                "PUT",
-                &format!("/api/admin/users/{target}"),
-                &As::Bearer(by.clone()),
-                Some(json!({ "disabled": true })),
-            )
+            let (who, path) = (As::Bearer(by.clone()), format!("/api/admin/users/{target}"));
+            async move { s.request("PUT", &path, &who, Some(json!({ "disabled": true }))).await }
         };
         let (ra, rb) = tokio::join!(disable(&a, &b_id), disable(&b, &a_id));
         let statuses = [ra.0, rb.0];
@@ -200,13 +197,18 @@ async fn api_key_creation_race(backend: Backend) {
     let s = server(backend, &[("REGISTRATION_MODE", "open")]).await;
     let (_, session) = s.sign_up("keys@example.org", "correct horse", None).await;
     for round in 0..3 {
+        let s = &s;
         let requests = (0..14).map(|i| {
-            s.request(
-                "POST",
-                "/api/api-keys",
-                &As::Bearer(session.clone()),
-                Some(json!({ "name": format!("k{round}-{i}"), "scope": "read-only" })),
-            )
+            let who = As::Bearer(session.clone());
+            async move {
+                s.request(
+                    "POST",
+                    "/api/api-keys",
+                    &who,
+                    Some(json!({ "name": format!("k{round}-{i}"), "scope": "read-only" })),
+                )
+                .await
+            }
         });
         let results = futures_join_all(requests).await;
         let statuses: Vec<u16> = results.iter().map(|r| r.0).collect();
@@ -367,12 +369,9 @@ async fn revocation(backend: Backend) {
     // Own password change.
     let other_session = sign_in(&s, "user@example.org", "second password").await;
     let change = |current: &str| {
-        s.request(
-            "POST",
-            "/api/auth/change-password",
-            &As::Cookie(session.clone()),
-            Some(json!({ "currentPassword": current, "newPassword": "third password", "revokeOtherSessions": true })),
-        )
+        let (s, who) = (&s, As::Cookie(session.clone()));
+        let body = json!({ "currentPassword": current, "newPassword": "third password", "revokeOtherSessions": true });
+        async move { s.request("POST", "/api/auth/change-password", &who, Some(body)).await }
     };
     let (status, body) = change("wrong password").await;
     assert_eq!(status, 400, "{body}");
@@ -557,11 +556,12 @@ async fn cross_site_check_uses_app_url() {
     let (_, admin) = s.sign_up("admin@example.org", "correct horse", None).await;
     let cookie = format!("kryton_session={admin}");
     let own_origin = format!("http://127.0.0.1:{}", s.env.port);
+    let server = &s;
     let post = |origin: String| {
         let cookie = cookie.clone();
         async move {
             raw(
-                &s,
+                server,
                 "POST",
                 "/api/admin/invites",
                 &[
@@ -810,7 +810,7 @@ async fn slow_and_idle_clients_do_not_starve_the_server() {
     let sample = crowd
         .iter_mut()
         .take(20)
-        .filter(|c| closed_by_server(c, Duration::from_secs(10)))
+        .filter_map(|c| closed_by_server(c, Duration::from_secs(10)).then_some(()))
         .count();
     assert_eq!(sample, 20, "idle connections that never sent a byte are closed");
     drop(crowd);
