@@ -182,7 +182,7 @@ async fn last_admin_race(backend: Backend) {
             )
             .await;
         assert_eq!(status, 200, "{body}");
-        let token = sign_in(&s, loser_email, "correct horse").await;
+        let token = sign_in(s, loser_email, "correct horse").await;
         if loser_email == "a@example.org" {
             a = token;
         } else {
