@@ -27,6 +27,9 @@ pub struct MigrationLock {
 impl MigrationLock {
     /// Polls for the lock until `wait` has passed.
     pub async fn acquire(conn: &mut MigrationConnection, wait: Duration) -> Result<Self, MigrateError> {
+        if let MigrationConnection::Postgres(c) = conn {
+            watch_for_a_vanished_client(c).await;
+        }
         let started = Instant::now();
         let mut last_report = Instant::now();
         let mut attempt: u32 = 0;
@@ -96,6 +99,24 @@ impl MigrationLock {
             tracing::warn!(%error, "could not release the migration lock; closing the connection releases it");
         }
         drop(self.file);
+    }
+}
+
+/// Asks PostgreSQL to notice quickly when this process is gone (killed, its host lost), so that
+/// the session ends and the migration lock is released in seconds rather than when the running
+/// statement finishes: `client_connection_check_interval` (PostgreSQL 14+) polls the socket while
+/// a statement runs, and short TCP keepalives catch a peer that vanished without closing it.
+/// Settings the server does not know are skipped with a debug line.
+async fn watch_for_a_vanished_client(conn: &mut sqlx::PgConnection) {
+    for setting in [
+        "SET client_connection_check_interval = '1s'",
+        "SET tcp_keepalives_idle = 5",
+        "SET tcp_keepalives_interval = 2",
+        "SET tcp_keepalives_count = 3",
+    ] {
+        if let Err(error) = sqlx::query(setting).execute(&mut *conn).await {
+            tracing::debug!(%error, setting, "PostgreSQL did not accept a liveness setting");
+        }
     }
 }
 

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use kryton_migrate::{MigrateError, Report, exit_code};
 use tokio::net::TcpListener;
 
+use crate::auth::password::Hashing;
 use crate::auth::rate_limit::Limits;
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Database, Unreachable};
 use crate::http::{self, AppState};
+use crate::listener;
 use crate::migrations;
 use crate::notes;
 use crate::version::BuildInfo;
@@ -98,8 +100,10 @@ pub async fn prepare(config: Config, shutdown: &mut Shutdown) -> Result<AppState
         );
     }
     let limits = Arc::new(Limits::from_config(&config));
+    let hashing = Arc::new(Hashing::new(config.hash_concurrency, config.hash_queue_wait));
     Ok(AppState {
         db,
+        hashing,
         build: Arc::new(BuildInfo::current()),
         config: Arc::new(config),
         limits,
@@ -133,12 +137,14 @@ async fn serve_prepared(state: AppState, listener: TcpListener, shutdown: Shutdo
     }
     let db = state.db.clone();
     let maintenance = tokio::spawn(maintenance(state.db.clone(), state.config.clone()));
-    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let limits = listener::Limits::from_config(&state.config);
+    let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(state.config.body_read_timeout);
+    let app = http::router(state).layer(body_timeout);
+    listener::serve(listener, app, limits, shutdown).await;
     tracing::info!("stopped accepting requests; closing the database pool");
     maintenance.abort();
     db.close().await;
-    result.map_err(|e| BootError::Other(format!("server error: {e}")))
+    Ok(())
 }
 
 /// Hourly housekeeping: trash entries past TRASH_RETENTION, expired sessions.

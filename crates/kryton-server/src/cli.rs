@@ -120,6 +120,10 @@ pub enum MigrateAction {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
+    // Everything Kryton creates (the SQLite database and its journal, vault folders and notes,
+    // backups) holds private data: owner-only whatever umask the process was started with. Set
+    // before any thread exists, since the mask is process-wide.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

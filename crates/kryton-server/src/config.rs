@@ -79,9 +79,32 @@ pub struct Settings {
     /// Requests per API key per RATE_LIMIT_WINDOW, per replica.
     #[arg(long, env = "API_KEY_RATE_LIMIT_MAX", global = true, default_value = "600")]
     pub api_key_rate_limit_max: String,
-    /// Trust the first address of X-Forwarded-For as the client (only behind a reverse proxy).
+    /// Behind reverse proxies: `false` (the peer is the client), `true` (one proxy), a number of
+    /// proxy hops, or a comma-separated list of the proxies' addresses/CIDRs. The client is read
+    /// from the RIGHT of X-Forwarded-For, skipping that many (or those) proxies; entries a client
+    /// wrote itself, on the left, are never trusted.
     #[arg(long, env = "TRUST_PROXY", global = true, default_value = "false")]
     pub trust_proxy: String,
+    /// Password hashes computed at once (each Argon2 run holds about 19 MiB). `auto`: one per CPU.
+    #[arg(long, env = "HASH_CONCURRENCY", global = true, default_value = "auto")]
+    pub hash_concurrency: String,
+    /// How long a sign-in/sign-up waits for a hashing slot before it is answered 503 + Retry-After.
+    #[arg(long, env = "HASH_QUEUE_WAIT", global = true, default_value = "5s")]
+    pub hash_queue_wait: String,
+    /// A client must send a request's headers within this time (also bounds an idle keep-alive
+    /// connection's wait for its next request: see IDLE_TIMEOUT).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", global = true, default_value = "10s")]
+    pub header_read_timeout: String,
+    /// A request's body must arrive within this time (408 otherwise).
+    #[arg(long, env = "BODY_READ_TIMEOUT", global = true, default_value = "60s")]
+    pub body_read_timeout: String,
+    /// An open connection with no request in flight is closed after this time.
+    #[arg(long, env = "IDLE_TIMEOUT", global = true, default_value = "60s")]
+    pub idle_timeout: String,
+    /// Open client connections served at once. A few more are kept for the probes: past the limit
+    /// a connection is answered only on /healthz and /readyz (others get 503).
+    #[arg(long, env = "MAX_CONNECTIONS", global = true, default_value = "4096")]
+    pub max_connections: String,
     /// Versions kept per note in its history.
     #[arg(long, env = "HISTORY_LIMIT", global = true, default_value = "50")]
     pub history_limit: String,
@@ -117,6 +140,43 @@ impl RegistrationMode {
             RegistrationMode::InviteOnly => "invite-only",
             RegistrationMode::Closed => "closed",
         }
+    }
+}
+
+/// Which X-Forwarded-For entries come from proxies we trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrustProxy {
+    /// The TCP peer is the client.
+    Off,
+    /// This many proxies stand in front of the server (the peer is the nearest one).
+    Hops(usize),
+    /// The proxies' addresses: skipped from the right, the first other address is the client.
+    Addresses(Vec<ipnet::IpNet>),
+}
+
+impl TrustProxy {
+    fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if let Some(on) = parse_bool(text) {
+            return Some(if on { TrustProxy::Hops(1) } else { TrustProxy::Off });
+        }
+        if let Ok(hops) = text.parse::<usize>() {
+            return Some(if hops == 0 {
+                TrustProxy::Off
+            } else {
+                TrustProxy::Hops(hops)
+            });
+        }
+        text.split(',')
+            .map(str::trim)
+            .map(|item| {
+                item.parse::<ipnet::IpNet>()
+                    .ok()
+                    .or_else(|| item.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|list| !list.is_empty())
+            .map(TrustProxy::Addresses)
     }
 }
 
@@ -170,11 +230,19 @@ pub struct Config {
     pub migrations_dir: Option<PathBuf>,
     pub registration_mode: RegistrationMode,
     pub secure_cookies: bool,
+    /// APP_URL's origin (`scheme://host[:port]`), which browser requests must come from.
+    pub app_origin: Option<String>,
     pub session_ttl: Duration,
     pub rate_limit: Limit,
     pub auth_rate_limit: Limit,
     pub api_key_rate_limit: Limit,
-    pub trust_proxy: bool,
+    pub trust_proxy: TrustProxy,
+    pub hash_concurrency: usize,
+    pub hash_queue_wait: Duration,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
     pub history_limit: usize,
     pub trash_retention: Duration,
 }
@@ -199,12 +267,7 @@ impl Settings {
         };
         if let Some(url) = self.postgres_url.as_deref().filter(|u| !u.trim().is_empty()) {
             match parse_postgres_url(url) {
-                Ok(redacted) => {
-                    database = DatabaseConfig::Postgres {
-                        url: url.to_owned(),
-                        redacted,
-                    }
-                }
+                Ok((url, redacted)) => database = DatabaseConfig::Postgres { url, redacted },
                 Err(e) => check("POSTGRES_URL", Err(e)),
             }
         }
@@ -222,6 +285,10 @@ impl Settings {
         let trash_retention = duration("TRASH_RETENTION", &self.trash_retention);
         let rate_limit_window = duration("RATE_LIMIT_WINDOW", &self.rate_limit_window);
         let auth_rate_limit_window = duration("AUTH_RATE_LIMIT_WINDOW", &self.auth_rate_limit_window);
+        let hash_queue_wait = duration("HASH_QUEUE_WAIT", &self.hash_queue_wait);
+        let header_read_timeout = duration("HEADER_READ_TIMEOUT", &self.header_read_timeout);
+        let body_read_timeout = duration("BODY_READ_TIMEOUT", &self.body_read_timeout);
+        let idle_timeout = duration("IDLE_TIMEOUT", &self.idle_timeout);
         let mut count = |name: &str, value: &str| match value.trim().parse::<u32>() {
             Ok(n) if n > 0 => n,
             _ => {
@@ -233,6 +300,11 @@ impl Settings {
         let history_limit = count("HISTORY_LIMIT", &self.history_limit) as usize;
         let auth_rate_limit_max = count("AUTH_RATE_LIMIT_MAX", &self.auth_rate_limit_max);
         let api_key_rate_limit_max = count("API_KEY_RATE_LIMIT_MAX", &self.api_key_rate_limit_max);
+        let max_connections = count("MAX_CONNECTIONS", &self.max_connections) as usize;
+        let hash_concurrency = match self.hash_concurrency.trim() {
+            "auto" => std::thread::available_parallelism().map_or(2, usize::from),
+            other => count("HASH_CONCURRENCY", other) as usize,
+        };
         let registration_mode = RegistrationMode::parse(self.registration_mode.trim()).unwrap_or_else(|| {
             check(
                 "REGISTRATION_MODE",
@@ -243,17 +315,33 @@ impl Settings {
             );
             RegistrationMode::InviteOnly
         });
-        let trust_proxy = parse_bool(&self.trust_proxy).unwrap_or_else(|| {
+        for (name, value) in [
+            ("HEADER_READ_TIMEOUT", header_read_timeout),
+            ("BODY_READ_TIMEOUT", body_read_timeout),
+            ("IDLE_TIMEOUT", idle_timeout),
+        ] {
+            if value.is_zero() {
+                check(name, Err("must be longer than 0s".to_owned()));
+            }
+        }
+        let trust_proxy = TrustProxy::parse(&self.trust_proxy).unwrap_or_else(|| {
             check(
                 "TRUST_PROXY",
-                Err(format!("{:?} must be true or false", self.trust_proxy)),
+                Err(format!(
+                    "{:?} must be true, false, a number of proxy hops or a list of proxy addresses/CIDRs",
+                    self.trust_proxy
+                )),
             );
-            false
+            TrustProxy::Off
         });
         let mut secure_cookies = false;
+        let mut app_origin = None;
         if let Some(app_url) = self.app_url.as_deref().filter(|u| !u.trim().is_empty()) {
             match Url::parse(app_url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => secure_cookies = u.scheme() == "https",
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    secure_cookies = u.scheme() == "https";
+                    app_origin = Some(u.origin().ascii_serialization());
+                }
                 _ => check("APP_URL", Err(format!("{app_url:?} is not an http(s) URL"))),
             }
         }
@@ -335,6 +423,7 @@ impl Settings {
             migrations_dir: self.migrations_dir.clone(),
             registration_mode,
             secure_cookies,
+            app_origin,
             session_ttl,
             rate_limit: Limit {
                 max: rate_limit_max,
@@ -349,6 +438,12 @@ impl Settings {
                 window: rate_limit_window,
             },
             trust_proxy,
+            hash_concurrency,
+            hash_queue_wait,
+            header_read_timeout,
+            body_read_timeout,
+            idle_timeout,
+            max_connections,
             history_limit,
             trash_retention,
         })
@@ -363,8 +458,11 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// Checks a PostgreSQL URL and returns it with the password masked. The error never quotes the URL.
-fn parse_postgres_url(url: &str) -> Result<String, String> {
+/// Checks a PostgreSQL URL and returns (the URL to connect with, the URL with every credential
+/// masked). The error never quotes the URL. Credential parameters the driver does not understand
+/// (`sslpassword`, for encrypted client keys, which it does not support) are dropped from the
+/// connect URL: the driver would otherwise log them, value included, as "unrecognized".
+fn parse_postgres_url(url: &str) -> Result<(String, String), String> {
     let parsed = Url::parse(url)
         .map_err(|e| format!("not a valid URL ({e}); expected postgres://user:password@host:5432/database"))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
@@ -376,11 +474,39 @@ fn parse_postgres_url(url: &str) -> Result<String, String> {
     if parsed.host_str().is_none_or(str::is_empty) && !parsed.query_pairs().any(|(k, _)| k == "host") {
         return Err("has no host; expected postgres://user:password@host:5432/database".to_owned());
     }
+    let mut connect = parsed.clone();
+    if parsed.query().is_some() {
+        let kept: Vec<(String, String)> = parsed
+            .query_pairs()
+            .filter(|(key, _)| key == "password" || !key.to_ascii_lowercase().contains("password"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        connect.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Ok((connect.to_string(), redact_postgres_url(&parsed)))
+}
+
+/// The URL with every credential masked: the userinfo password and any query parameter that
+/// carries one (`password=`, which libpq and sqlx accept, `sslpassword=`, ...).
+fn redact_postgres_url(parsed: &Url) -> String {
     let mut redacted = parsed.clone();
     if parsed.password().is_some() {
         let _ = redacted.set_password(Some("***"));
     }
-    Ok(redacted.to_string())
+    if parsed.query().is_some() {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(key, value)| {
+                let secret = key.to_ascii_lowercase().contains("password");
+                (
+                    key.into_owned(),
+                    if secret { "***".to_owned() } else { value.into_owned() },
+                )
+            })
+            .collect();
+        redacted.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    redacted.to_string()
 }
 
 impl Config {
@@ -396,11 +522,34 @@ impl Config {
                 errors.push(format!("{name}: {} is not a writable directory ({e})", dir.display()));
             }
         }
+        if let DatabaseConfig::Sqlite { path } = &self.database {
+            // A database file from before umask was set, or copied in by hand: it holds password
+            // and token hashes, so it is made owner-only too.
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.clone().into_os_string();
+                file.push(suffix);
+                make_private(std::path::Path::new(&file), 0o600);
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {
             Err(ConfigError(errors))
         }
+    }
+}
+
+/// Sets owner-only permissions on an existing file or directory; a failure is only logged (the
+/// file may belong to a read-only mount the operator secured otherwise).
+fn make_private(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+            if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+                tracing::warn!(path = %path.display(), %error, "could not make the file private");
+            }
+        }
+        _ => {}
     }
 }
 
@@ -467,5 +616,17 @@ mod tests {
         assert!(!redacted.contains("s3cret"));
         assert!(redacted.contains("***@db:5432/kryton"));
         assert!(settings(&["--postgres-url", "postgres://"]).validate().is_err());
+        let config = settings(&[
+            "--postgres-url",
+            "postgres://kryton@db/kryton?sslmode=prefer&password=qu3ry-s3cret&sslpassword=k3y-s3cret",
+        ])
+        .validate()
+        .unwrap();
+        let redacted = config.database.redacted();
+        assert!(!redacted.contains("s3cret"), "{redacted}");
+        assert!(
+            redacted.contains("sslmode=prefer") && redacted.contains("password=***"),
+            "{redacted}"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The database: one connection for migrating, then the application pool, on either backend.
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,34 @@ use crate::version::VERSION;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for a pooled connection before `/readyz` or an API call gives up.
 const POOL_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens a transaction that will write. On SQLite it begins `IMMEDIATE`: the write lock is taken
+/// up front and waited for (up to the busy timeout), instead of a deferred transaction failing
+/// with "database is locked" when it tries to upgrade its read lock while a peer writes. Decisions
+/// that read rows and then write (first admin, invite use, last admin, key count) are therefore
+/// serialised on SQLite; on PostgreSQL the callers add a row or advisory lock.
+pub trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(&self) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
 
 /// The application's connection pool.
 #[derive(Clone, Debug)]

@@ -23,12 +23,17 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("{message}")]
     PreconditionFailed { message: String, details: Option<Value> },
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work queued (password hashing): come back after the duration.
+    #[error("the server is busy; retry in {}s", .0.as_secs().max(1))]
+    Overloaded(Duration),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -41,9 +46,11 @@ impl AppError {
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
             AppError::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
             AppError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            AppError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
     }
@@ -70,7 +77,7 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let mut response = (status, Json(envelope(code, &self.to_string(), details))).into_response();
-        if let AppError::RateLimited(retry) = &self
+        if let AppError::RateLimited(retry) | AppError::Overloaded(retry) = &self
             && let Ok(value) = HeaderValue::from_str(&retry.as_secs().max(1).to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod listener;
 pub mod markdown;
 pub mod migrations;
 pub mod notes;

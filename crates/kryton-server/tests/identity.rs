@@ -406,11 +406,12 @@ async fn admin_controls(backend: Backend) {
             .0,
         401
     );
+    // Disabling revokes the user's API keys too (they do not come back on re-enabling).
     assert_eq!(
         s.request("GET", "/api/auth/get-session", &As::Bearer(user_key.clone()), None)
             .await
             .0,
-        403
+        401
     );
     let (status, body) = s
         .request(

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 
 pub use extract::{AdminUser, CurrentUser, SessionUser};
 
+use crate::config::TrustProxy;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::store::api_keys::{self, KEY_PREFIX, Scope};
@@ -53,19 +54,49 @@ pub enum Caller {
     User(Arc<Principal>),
 }
 
-/// The client's address, for rate limits: the peer, or the proxy-reported one with TRUST_PROXY.
-pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -> String {
-    if trust_proxy {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok());
-        if let Some(ip) = forwarded {
-            return ip.to_string();
-        }
+/// The client's address, for rate limits: the peer, or with TRUST_PROXY the address the trusted
+/// proxies report. X-Forwarded-For is read from the RIGHT: each proxy appends the address it saw,
+/// so only the entries our own proxies added can be believed; whatever a client wrote itself sits
+/// further left and is never used.
+pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust: &TrustProxy) -> String {
+    let peer_ip = peer.map(|p| p.ip());
+    let fallback = || peer_ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    if *trust == TrustProxy::Off {
+        return fallback();
     }
-    peer.map_or_else(|| "unknown".to_owned(), |p| p.ip().to_string())
+    // The chain as the nearest proxy saw it: forwarded entries in order, then the peer itself.
+    let mut chain: Vec<Option<IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .collect();
+    chain.push(peer_ip);
+    let chosen = match trust {
+        TrustProxy::Off => None,
+        // `hops` proxies: the client is the entry just left of the last `hops` hops.
+        TrustProxy::Hops(hops) => {
+            let index = chain.len().saturating_sub(hops + 1);
+            // An unreadable entry where the client should be: the proxy right of it is what we know.
+            chain[index..].iter().flatten().next().copied()
+        }
+        TrustProxy::Addresses(proxies) => {
+            let mut client = None;
+            for entry in chain.iter().rev() {
+                match entry {
+                    Some(ip) if proxies.iter().any(|net| net.contains(ip)) => client = Some(*ip),
+                    Some(ip) => {
+                        client = Some(*ip);
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            client
+        }
+    };
+    chosen.map_or_else(fallback, |ip| ip.to_string())
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -89,7 +120,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 /// read-only keys. Runs for every route except the probes.
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let ip = client_ip(request.headers(), peer, state.config.trust_proxy);
+    let ip = client_ip(request.headers(), peer, &state.config.trust_proxy);
     if let Err(retry) = state.limits.global.check(&format!("ip:{ip}")) {
         return AppError::RateLimited(retry).into_response();
     }
@@ -169,4 +200,30 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppErr
         return Err(AppError::Forbidden("this account is disabled".to_owned()));
     }
     Ok(Caller::User(Arc::new(principal)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip_for(xff: &str, trust: &TrustProxy) -> String {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", xff.parse().unwrap());
+        client_ip(&headers, Some(([10, 0, 0, 1], 4000).into()), trust)
+    }
+
+    #[test]
+    fn forwarded_for_is_read_from_the_right() {
+        // A client that writes its own X-Forwarded-For cannot choose its address.
+        assert_eq!(ip_for("6.6.6.6, 203.0.113.7", &TrustProxy::Hops(1)), "203.0.113.7");
+        assert_eq!(
+            ip_for("6.6.6.6, 203.0.113.7, 10.0.0.2", &TrustProxy::Hops(2)),
+            "203.0.113.7"
+        );
+        assert_eq!(ip_for("203.0.113.7", &TrustProxy::Hops(5)), "203.0.113.7");
+        assert_eq!(ip_for("6.6.6.6, 203.0.113.7", &TrustProxy::Off), "10.0.0.1");
+        let proxies = TrustProxy::Addresses(vec!["10.0.0.0/8".parse().unwrap()]);
+        assert_eq!(ip_for("6.6.6.6, 203.0.113.7, 10.9.9.9", &proxies), "203.0.113.7");
+        assert_eq!(ip_for("garbage, 10.9.9.9", &proxies), "10.9.9.9");
+    }
 }

@@ -15,33 +15,26 @@ use crate::auth::{AdminUser, password};
 use crate::config::RegistrationMode;
 use crate::error::AppError;
 use crate::store::users::{self, Role, UserRow};
-use crate::store::{invites, now_ms, parse_iso, sessions};
+use crate::store::{api_keys, invites, now_ms, parse_iso};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/admin/users", get(list_users))
         .route("/api/admin/users/{id}", put(update_user).delete(delete_user))
         .route("/api/admin/users/{id}/password", post(reset_password))
+        .route("/api/admin/users/{id}/api-keys", get(list_user_keys))
+        .route("/api/admin/users/{id}/api-keys/{key_id}", delete(revoke_user_key))
         .route("/api/admin/invites", get(list_invites).post(create_invite))
         .route("/api/admin/invites/{id}", delete(delete_invite))
         .route("/api/admin/registration", get(get_registration).put(put_registration))
 }
 
-async fn target(state: &AppState, id: &str) -> Result<UserRow, AppError> {
-    users::by_id(&state.db, id)
-        .await?
-        .ok_or_else(|| AppError::NotFound("no such user".to_owned()))
-}
-
-/// Refuses a change that would leave no admin able to sign in.
-async fn keep_an_admin(state: &AppState, target: &UserRow, stays_active_admin: bool) -> Result<(), AppError> {
-    let is_active_admin = target.role() == Role::Admin && !target.disabled;
-    if is_active_admin && !stays_active_admin && users::count_active_admins(&state.db).await? <= 1 {
-        return Err(AppError::Conflict(
-            "this is the last active admin; promote another admin first".to_owned(),
-        ));
+fn guard_error(e: users::GuardError) -> AppError {
+    match e {
+        users::GuardError::NotFound => AppError::NotFound(e.to_string()),
+        users::GuardError::LastAdmin => AppError::Conflict(e.to_string()),
+        users::GuardError::Database(e) => e.into(),
     }
-    Ok(())
 }
 
 async fn list_users(State(state): State<AppState>, _: AdminUser) -> Result<Json<Value>, AppError> {
@@ -61,19 +54,20 @@ async fn update_user(
     Path(id): Path<String>,
     ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<Value>, AppError> {
-    let user = target(&state, &id).await?;
     let role = match change.role.as_deref() {
-        Some(text) => Role::parse(text).ok_or_else(|| AppError::Validation("role must be admin or user".to_owned()))?,
-        None => user.role(),
+        Some(text) => {
+            Some(Role::parse(text).ok_or_else(|| AppError::Validation("role must be admin or user".to_owned()))?)
+        }
+        None => None,
     };
-    let disabled = change.disabled.unwrap_or(user.disabled);
-    keep_an_admin(&state, &user, role == Role::Admin && !disabled).await?;
-    users::set_role_and_disabled(&state.db, &id, role, disabled).await?;
-    if role != user.role() || disabled != user.disabled {
-        // Whatever the user could do before is re-decided at their next sign-in.
-        sessions::delete_for_user(&state.db, &id).await?;
-    }
-    Ok(Json(json!(target(&state, &id).await?.public())))
+    let change = users::Change::Update {
+        role,
+        disabled: change.disabled,
+    };
+    let user = users::apply_guarded(&state.db, &id, change)
+        .await
+        .map_err(guard_error)?;
+    Ok(Json(json!(user.public())))
 }
 
 #[derive(Deserialize)]
@@ -81,17 +75,22 @@ struct PasswordReset {
     password: String,
 }
 
+/// Sets a new password and revokes every session and API key of the account: whoever knew the
+/// old password may have signed in or made keys with it.
 async fn reset_password(
     State(state): State<AppState>,
     _: AdminUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PasswordReset>,
 ) -> Result<Json<Value>, AppError> {
-    target(&state, &id).await?;
+    if users::by_id(&state.db, &id).await?.is_none() {
+        return Err(AppError::NotFound("no such user".to_owned()));
+    }
     password::validate(&body.password)?;
-    let hash = password::hash(body.password).await?;
-    users::set_password(&state.db, &id, &hash).await?;
-    sessions::delete_for_user(&state.db, &id).await?;
+    let hash = password::hash(&state.hashing, body.password).await?;
+    if !users::set_password_and_revoke(&state.db, &id, &hash, None, true).await? {
+        return Err(AppError::NotFound("no such user".to_owned()));
+    }
     Ok(Json(json!({ "success": true })))
 }
 
@@ -102,9 +101,9 @@ async fn delete_user(
     _: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let user = target(&state, &id).await?;
-    keep_an_admin(&state, &user, false).await?;
-    users::delete(&state.db, &id).await?;
+    let user = users::apply_guarded(&state.db, &id, users::Change::Delete)
+        .await
+        .map_err(guard_error)?;
     let vault = state.config.notes_dir.join(&user.id);
     let mut moved_to = None;
     if vault.exists() {
@@ -117,6 +116,36 @@ async fn delete_user(
     }
     tracing::info!(user = %user.id, "account deleted");
     Ok(Json(json!({ "success": true, "vaultMovedTo": moved_to })))
+}
+
+/// Any user's API keys, as that user would list them (never the secrets).
+async fn list_user_keys(
+    State(state): State<AppState>,
+    _: AdminUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    if users::by_id(&state.db, &id).await?.is_none() {
+        return Err(AppError::NotFound("no such user".to_owned()));
+    }
+    let keys: Vec<_> = api_keys::list(&state.db, &id)
+        .await?
+        .iter()
+        .map(|k| k.public())
+        .collect();
+    Ok(Json(json!(keys)))
+}
+
+/// Revokes one of a user's API keys.
+async fn revoke_user_key(
+    State(state): State<AppState>,
+    _: AdminUser,
+    Path((id, key_id)): Path<(String, String)>,
+) -> Result<Json<Value>, AppError> {
+    if !api_keys::delete(&state.db, &id, &key_id).await? {
+        return Err(AppError::NotFound("no such API key".to_owned()));
+    }
+    tracing::info!(user = %id, key = %key_id, "API key revoked by an admin");
+    Ok(Json(json!({ "success": true })))
 }
 
 #[derive(Deserialize, Default)]

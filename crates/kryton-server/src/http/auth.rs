@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use super::AppState;
 use super::json::ApiJson;
-use crate::auth::{self, Caller, Credential, SESSION_COOKIE, password};
+use crate::auth::{self, Caller, Credential, SESSION_COOKIE, SessionUser, password};
 use crate::config::RegistrationMode;
 use crate::error::AppError;
 use crate::store::{self, iso, sessions, settings, users};
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/sign-in/email", post(sign_in))
         .route("/api/auth/sign-out", post(sign_out))
         .route("/api/auth/get-session", get(get_session))
+        .route("/api/auth/change-password", post(change_password))
 }
 
 const REGISTRATION_MODE_KEY: &str = "registration_mode";
@@ -101,42 +102,49 @@ async fn sign_up(
     ApiJson(body): ApiJson<SignUp>,
 ) -> Result<Response, AppError> {
     let email = normalise_email(&body.email)?;
-    let ip = auth::client_ip(&headers, Some(peer), state.config.trust_proxy);
+    let ip = auth::client_ip(&headers, Some(peer), &state.config.trust_proxy);
     check_auth_limits(&state, "sign-up", &email, &ip)?;
     let name = validate_name(&body.name)?;
     password::validate(&body.password)?;
 
-    let first_account = users::count(&state.db).await? == 0;
     let mode = registration_mode(&state).await?;
-    let invite_hash = match (first_account, mode) {
-        (true, _) | (false, RegistrationMode::Open) => None,
-        (false, RegistrationMode::Closed) => {
-            return Err(AppError::Forbidden("registration is closed on this server".to_owned()));
-        }
-        (false, RegistrationMode::InviteOnly) => match body.invite_code.as_deref().map(str::trim) {
-            Some(code) if !code.is_empty() => Some(store::sha256_hex(code)),
-            _ => return Err(AppError::Forbidden("registration needs an invite code".to_owned())),
-        },
-    };
-    let password_hash = password::hash(body.password).await?;
+    let invite_hash = body
+        .invite_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|code| !code.is_empty())
+        .map(store::sha256_hex);
+    // Refusals (closed, no or bad invite) are decided before the email is looked at and before
+    // the password is hashed: the same quick answer whether or not the address is registered.
+    users::precheck(&state.db, mode, invite_hash.as_deref())
+        .await
+        .map_err(create_error)?;
+    let password_hash = password::hash(&state.hashing, body.password).await?;
     let user = users::create(
         &state.db,
         users::NewUser {
             email: &email,
             name: &name,
             password_hash: &password_hash,
+            mode,
             invite_hash: invite_hash.as_deref(),
         },
     )
     .await
-    .map_err(|e| match e {
-        users::CreateError::EmailTaken => AppError::Conflict(e.to_string()),
-        users::CreateError::BadInvite => AppError::Forbidden(e.to_string()),
-        users::CreateError::Database(e) => e.into(),
-    })?;
+    .map_err(create_error)?;
     tracing::info!(user = %user.id, role = %user.role, "account created");
     welcome(&state, &user.id).await;
     start_session(&state, &user, StatusCode::CREATED).await
+}
+
+fn create_error(e: users::CreateError) -> AppError {
+    match e {
+        users::CreateError::EmailTaken => AppError::Conflict(e.to_string()),
+        users::CreateError::Closed | users::CreateError::InviteRequired | users::CreateError::BadInvite => {
+            AppError::Forbidden(e.to_string())
+        }
+        users::CreateError::Database(e) => e.into(),
+    }
 }
 
 /// A new vault starts with a short welcome note. Failing to write it does not fail the sign-up.
@@ -165,13 +173,11 @@ async fn sign_in(
 ) -> Result<Response, AppError> {
     let wrong = || AppError::Unauthorized("wrong email or password".to_owned());
     let email = normalise_email(&body.email).map_err(|_| wrong())?;
-    let ip = auth::client_ip(&headers, Some(peer), state.config.trust_proxy);
+    let ip = auth::client_ip(&headers, Some(peer), &state.config.trust_proxy);
     check_auth_limits(&state, "sign-in", &email, &ip)?;
     let user = users::by_email(&state.db, &email).await?;
-    let stored = user
-        .as_ref()
-        .map_or_else(password::dummy_hash, |u| u.password_hash.clone());
-    let matches = password::verify(body.password, stored).await;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = password::verify(&state.hashing, body.password, stored).await?;
     let user = user.filter(|_| matches).ok_or_else(wrong)?;
     if user.disabled {
         return Err(AppError::Forbidden("this account is disabled".to_owned()));
@@ -234,4 +240,47 @@ async fn get_session(
     };
     let _ = &state;
     Ok(Json(json!({ "user": principal.user.public(), "session": session })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangePassword {
+    current_password: String,
+    new_password: String,
+    /// Accepted as Better Auth names it; other sessions are always ended (a password change is
+    /// what a user does after a leak), this one is kept.
+    #[allow(dead_code)]
+    revoke_other_sessions: Option<bool>,
+}
+
+/// A signed-in person changes their own password: the current one is checked (with the same
+/// per-account attempt limit as sign-in), every other session of theirs ends, this one stays.
+/// API keys are independent credentials and are kept; they are listed and revoked separately.
+async fn change_password(
+    State(state): State<AppState>,
+    SessionUser(me): SessionUser,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Json<Value>, AppError> {
+    let Credential::Session { id: session_id } = &me.credential else {
+        return Err(AppError::Forbidden(
+            "API keys cannot use this endpoint; sign in".to_owned(),
+        ));
+    };
+    state
+        .limits
+        .auth
+        .check(&format!("change-password:account:{}", me.user.id))
+        .map_err(AppError::RateLimited)?;
+    password::validate(&body.new_password)?;
+    let stored = users::by_id(&state.db, &me.user.id)
+        .await?
+        .map(|u| u.password_hash)
+        .ok_or_else(|| AppError::Unauthorized("invalid or expired credentials".to_owned()))?;
+    if !password::verify(&state.hashing, body.current_password, Some(stored)).await? {
+        return Err(AppError::Validation("the current password is wrong".to_owned()));
+    }
+    let hash = password::hash(&state.hashing, body.new_password).await?;
+    users::set_password_and_revoke(&state.db, &me.user.id, &hash, Some(session_id), false).await?;
+    tracing::info!(user = %me.user.id, "password changed; other sessions ended");
+    Ok(Json(json!({ "token": Value::Null, "user": me.user.public() })))
 }

@@ -9,6 +9,7 @@ mod history;
 pub mod json;
 mod knowledge;
 mod notes;
+mod security;
 mod version;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub build: Arc<BuildInfo>,
     pub config: Arc<Config>,
     pub limits: Arc<Limits>,
+    /// The bounded queue in front of password hashing.
+    pub hashing: Arc<crate::auth::password::Hashing>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,12 +48,15 @@ pub fn router(state: AppState) -> Router {
         .merge(history::router())
         .merge(daily::router())
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
+        .layer(middleware::from_fn_with_state(state.clone(), security::cross_site));
     Router::new()
         .merge(health::router())
         .merge(version::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
+        // Outermost, so that every answer (probes, errors, the web app) gets the headers.
+        .layer(middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
 }
 

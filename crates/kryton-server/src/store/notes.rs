@@ -61,7 +61,7 @@ pub async fn upsert(db: &Database, user_id: &str, note: &IndexedNote) -> Result<
     const TAG: &str = "INSERT INTO note_tags (user_id, path, tag) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
     let tags = note.tags.join(" ");
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::BeginWrite::begin_write(pool).await?;
         sqlx::query(UPSERT)
             .bind(user_id).bind(&note.path).bind(&note.title).bind(&tags).bind(&note.body)
             .bind(&note.content_hash).bind(note.size).bind(note.mtime_ms).bind(now_ms())
@@ -93,7 +93,7 @@ pub async fn upsert(db: &Database, user_id: &str, note: &IndexedNote) -> Result<
 /// Drops a note from the index (links and tags go with it).
 pub async fn remove(db: &Database, user_id: &str, path: &str) -> Result<(), sqlx::Error> {
     on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::BeginWrite::begin_write(pool).await?;
         if matches!(db, Database::Sqlite(_)) {
             sqlx::query("DELETE FROM notes_fts WHERE rowid IN (SELECT rowid FROM notes WHERE user_id = $1 AND path = $2)")
                 .bind(user_id).bind(path).execute(&mut *tx).await?;
