@@ -405,7 +405,7 @@ impl Config {
 }
 
 fn ensure_writable_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::vault::fs::create_dirs_durable(dir)?;
     let probe = dir.join(format!(".kryton-write-probe-{}", std::process::id()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)

@@ -1,0 +1,170 @@
+//! The multi-step note operations, below every face (REST today, MCP next): the vault runs them
+//! through its intent journal (`vault::fs::journal`), these functions feed it the notes to
+//! rewrite from the index and bring the index in line afterwards.
+
+use serde::Serialize;
+
+use super::{blocking, links_to, paths, sync_path, vault};
+use crate::config::Config;
+use crate::db::Database;
+use crate::error::AppError;
+use crate::store;
+use crate::vault::journal::{Intent, Outcome};
+use crate::vault::{FolderPath, NotePath, Vault};
+
+/// One rewritten note, as the rename routes answer it.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Rewritten {
+    pub path: String,
+    pub links: usize,
+}
+
+/// A finished rename or folder move.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Moved {
+    pub path: String,
+    pub moved: usize,
+    pub rewritten: Vec<Rewritten>,
+    /// Kept for the API's shape: links are rewritten under the vault lock, so none are left.
+    pub links_left: Vec<String>,
+}
+
+fn moved(outcome: Outcome) -> Moved {
+    Moved {
+        path: outcome.path,
+        moved: outcome.moved.len(),
+        rewritten: outcome
+            .rewritten
+            .into_iter()
+            .map(|(path, links)| Rewritten { path, links })
+            .collect(),
+        links_left: Vec::new(),
+    }
+}
+
+/// Re-indexes what an operation touched (a crash before this is healed by boot's reconcile).
+async fn sync_outcome(db: &Database, vault: &Vault, user_id: &str, outcome: &Outcome) -> Result<(), AppError> {
+    let touched = outcome
+        .moved
+        .iter()
+        .flat_map(|(old, new)| [old, new])
+        .chain(outcome.rewritten.iter().map(|(p, _)| p));
+    for path in touched {
+        if let Ok(path) = NotePath::parse(path) {
+            sync_path(db, vault, user_id, &path).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Renames a note and rewrites the links to it. A retry of a rename that already finished (the
+/// client lost the answer to a crash) answers the finished result.
+pub async fn rename_note(
+    db: &Database,
+    config: &Config,
+    user_id: &str,
+    from: &NotePath,
+    to: &NotePath,
+) -> Result<Moved, AppError> {
+    let vault = vault(config, user_id);
+    // Who links here, decided while the old path still resolves; frozen in the journal record.
+    let all = paths(db, user_id).await?;
+    let sources: Vec<String> = links_to(db, user_id, from.as_str(), &all)
+        .await?
+        .into_iter()
+        .map(|l| l.source_path)
+        .collect();
+    let (mover, a, b) = (vault.clone(), from.clone(), to.clone());
+    let outcome = blocking(move || match mover.rename_note(&a, &b, &sources) {
+        Err(crate::vault::VaultError::NotFound(what)) => {
+            let (a, b) = (a.as_str(), b.as_str());
+            let replay =
+                mover.finished(|i| matches!(i, Intent::RenameNote { from, to, .. } if from == a && to == b))?;
+            match replay {
+                Some((_, outcome)) if mover.read(&NotePath::parse(b)?).is_ok() => Ok(outcome),
+                _ => Err(crate::vault::VaultError::NotFound(what)),
+            }
+        }
+        other => other,
+    })
+    .await?;
+    sync_outcome(db, &vault, user_id, &outcome).await?;
+    Ok(moved(outcome))
+}
+
+/// Moves a folder with its notes and their history, and rewrites the links into it.
+pub async fn rename_folder(
+    db: &Database,
+    config: &Config,
+    user_id: &str,
+    from: &FolderPath,
+    to: &FolderPath,
+) -> Result<Moved, AppError> {
+    let vault = vault(config, user_id);
+    let all = paths(db, user_id).await?;
+    let mut sources = Vec::new();
+    for path in all.iter().filter(|p| from.contains(p)) {
+        sources.extend(
+            links_to(db, user_id, path, &all)
+                .await?
+                .into_iter()
+                .map(|l| l.source_path),
+        );
+    }
+    sources.sort();
+    sources.dedup();
+    let (mover, a, b) = (vault.clone(), from.clone(), to.clone());
+    let outcome = blocking(move || match mover.move_folder(&a, &b, &sources) {
+        Err(crate::vault::VaultError::NotFound(what)) => {
+            let (a, b) = (a.as_str(), b.as_str());
+            let replay =
+                mover.finished(|i| matches!(i, Intent::RenameFolder { from, to, .. } if from == a && to == b))?;
+            match replay {
+                Some((_, outcome)) if mover.root().join(b).is_dir() => Ok(outcome),
+                _ => Err(crate::vault::VaultError::NotFound(what)),
+            }
+        }
+        other => other,
+    })
+    .await?;
+    sync_outcome(db, &vault, user_id, &outcome).await?;
+    Ok(moved(outcome))
+}
+
+/// Boot's repair, before the listener opens and before the index is reconciled: in every vault
+/// directory, finish an interrupted operation and remove temp files of interrupted writes; report
+/// vault directories that belong to no user (never deleted: they may be someone's notes).
+pub async fn recover_all(db: &Database, config: &Config) -> Result<(), AppError> {
+    let users: std::collections::HashSet<String> = store::users::list(db).await?.into_iter().map(|u| u.id).collect();
+    let root = config.notes_dir.clone();
+    let dirs = blocking(move || {
+        let mut dirs = Vec::new();
+        for entry in std::fs::read_dir(&root)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !name.starts_with('.') && entry.file_type()?.is_dir() {
+                dirs.push(name);
+            }
+        }
+        Ok(dirs)
+    })
+    .await?;
+    for dir in dirs {
+        if !users.contains(&dir) {
+            tracing::warn!(directory = %config.notes_dir.join(&dir).display(),
+                "a vault directory belongs to no user; left untouched (move it away or restore its user)");
+        }
+        let vault = vault(config, &dir);
+        let recovery = blocking(move || vault.recover()).await?;
+        if let Some(operation) = &recovery.finished {
+            tracing::warn!(user = %dir, %operation, "finished an operation interrupted by a crash");
+        }
+        if recovery.temp_files_removed > 0 {
+            tracing::info!(user = %dir, removed = recovery.temp_files_removed, "removed temp files of interrupted writes");
+        }
+    }
+    Ok(())
+}
