@@ -203,3 +203,71 @@ async fn rename_folder_crash_points(backend: Backend) {
     .await;
 }
 both_backends!(rename_folder_crash_points);
+
+/// A user deletion killed at each of its steps: after a restart the retried DELETE answers 200,
+/// the account is gone (its session refused) and its vault is moved aside exactly once.
+async fn delete_user_crash_points(backend: Backend) {
+    let mut crashed = 0;
+    for n in 1.. {
+        assert!(n < 30, "delete-user never finished without a crash");
+        let mut env = TestEnv::new(backend).await;
+        env.set_env("REGISTRATION_MODE", "open");
+        env.set_env("KRYTON_CRASH_AT", &format!("delete-user:{n}"));
+        let mut s = Server::start(env).await;
+        let (_, admin) = s.sign_up("admin@example.org", "admin password", None).await;
+        let (bob, bob_token) = s.sign_up("bob@example.org", "bob password", None).await;
+        let (admin, bob_session) = (As::Bearer(admin), As::Bearer(bob_token));
+        let (status, _) = s
+            .request(
+                "POST",
+                "/api/notes",
+                &bob_session,
+                Some(json!({"path": "Mine.md", "content": "bob's"})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let context = format!("delete-user killed at step {n} ({backend:?})");
+        let As::Bearer(token) = &admin else { unreachable!() };
+        let url = s.env.url(&format!("/api/admin/users/{bob}"));
+        let first = s.client.delete(&url).bearer_auth(token).send().await;
+        let s = if let Ok(response) = first {
+            assert_eq!(response.status().as_u16(), 200, "{context}");
+            s
+        } else {
+            let status = tokio::time::timeout(Duration::from_secs(30), s.child.take().unwrap().wait())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(status.signal(), Some(9), "{context}: {status:?}");
+            crashed += 1;
+            let mut env = std::mem::replace(&mut s.env, TestEnv::new(backend).await);
+            env.unset_env("KRYTON_CRASH_AT");
+            let s = Server::start(env).await;
+            let (status, body) = s
+                .request("DELETE", &format!("/api/admin/users/{bob}"), &admin, None)
+                .await;
+            assert_eq!(status, 200, "{context}: the retried deletion: {body}");
+            assert!(body["vaultMovedTo"].is_string(), "{context}: {body}");
+            s
+        };
+        let (status, _) = s.request("GET", "/api/notes", &bob_session, None).await;
+        assert_eq!(status, 401, "{context}: the deleted user's session still works");
+        let notes = s.env.data_dir().join("notes");
+        assert!(!notes.join(&bob).exists(), "{context}: the vault was not moved aside");
+        let aside: Vec<_> = std::fs::read_dir(notes.join(".deleted"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&bob))
+            .collect();
+        assert_eq!(aside.len(), 1, "{context}: {aside:?}");
+        assert!(
+            notes.join(".deleted").join(&aside[0]).join("Mine.md").is_file(),
+            "{context}"
+        );
+        if crashed < n {
+            break;
+        }
+    }
+    assert!(crashed >= 3, "delete-user: only {crashed} crash points were met");
+}
+both_backends!(delete_user_crash_points);

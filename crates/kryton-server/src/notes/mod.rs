@@ -7,7 +7,7 @@
 
 mod operations;
 
-pub use operations::{Moved, Rewritten, recover_all, rename_folder, rename_note};
+pub use operations::{Moved, Rewritten, delete_user, finished_user_deletion, recover_all, rename_folder, rename_note};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -136,6 +136,7 @@ pub async fn rename_folder(
 /// directory, finish an interrupted operation and remove temp files of interrupted writes; report
 /// vault directories that belong to no user (never deleted: they may be someone's notes).
 pub async fn recover_all(db: &Database, config: &Config) -> Result<(), AppError> {
+    finish_user_deletions(db, config).await?;
     let users: std::collections::HashSet<String> = store::users::list(db).await?.into_iter().map(|u| u.id).collect();
     let root = config.notes_dir.clone();
     let dirs = blocking(move || {
@@ -165,6 +166,109 @@ pub async fn recover_all(db: &Database, config: &Config) -> Result<(), AppError>
         if recovery.temp_files_removed > 0 {
             tracing::info!(user = %dir, removed = recovery.temp_files_removed, "removed temp files of interrupted writes");
         }
+    }
+    Ok(())
+}
+
+/// A user deletion, recorded in `NOTES_DIR/.deleted/.pending-<id>.json` before the first step and
+/// renamed to `.done-<id>.json` after the last.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserDeletion {
+    user_id: String,
+    /// Where the vault goes (`NOTES_DIR/.deleted/<id>-<epoch-ms>`), or `None` without a vault.
+    moved_to: Option<std::path::PathBuf>,
+}
+
+/// User ids name files here: only the characters the server generates them from.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn graveyard(config: &Config) -> std::path::PathBuf {
+    config.notes_dir.join(".deleted")
+}
+
+/// Deletes an account (sessions and keys go with it) and moves its vault aside to
+/// `NOTES_DIR/.deleted/<id>-<epoch-ms>`, so an accident can be undone by hand. The plan is
+/// recorded first and each step can run again, so a crash leaves the deletion undone or, once
+/// recorded, finished at the next boot. Returns where the vault went.
+pub async fn delete_user(db: &Database, config: &Config, user_id: &str) -> Result<Option<String>, AppError> {
+    if !safe_id(user_id) {
+        return Err(AppError::Validation("not a user id".to_owned()));
+    }
+    let vault_dir = config.notes_dir.join(user_id);
+    let moved_to = vault_dir
+        .exists()
+        .then(|| graveyard(config).join(format!("{user_id}-{}", store::now_ms())));
+    let plan = UserDeletion {
+        user_id: user_id.to_owned(),
+        moved_to,
+    };
+    let pending = graveyard(config).join(format!(".pending-{user_id}.json"));
+    let json = serde_json::to_vec_pretty(&plan).map_err(|e| AppError::Internal(e.into()))?;
+    blocking(move || {
+        let _crash = crate::crash::operation("delete-user");
+        Ok(crate::vault::write_atomic(&pending, &json)?)
+    })
+    .await?;
+    finish_user_deletion(db, config, plan).await
+}
+
+async fn finish_user_deletion(db: &Database, config: &Config, plan: UserDeletion) -> Result<Option<String>, AppError> {
+    let dir = graveyard(config);
+    let vault_dir = config.notes_dir.join(&plan.user_id);
+    let (user_id, moved_to) = (plan.user_id.clone(), plan.moved_to.clone());
+    blocking(move || {
+        let _crash = crate::crash::operation("delete-user");
+        if let Some(to) = &moved_to
+            && vault_dir.exists()
+            && !to.exists()
+        {
+            crate::vault::fs::rename_durable(&vault_dir, to)?;
+        }
+        Ok(())
+    })
+    .await?;
+    store::users::delete(db, &plan.user_id).await?;
+    let (pending, done) = (
+        dir.join(format!(".pending-{user_id}.json")),
+        dir.join(format!(".done-{user_id}.json")),
+    );
+    blocking(move || {
+        let _crash = crate::crash::operation("delete-user");
+        Ok(crate::vault::fs::rename_durable(&pending, &done)?)
+    })
+    .await?;
+    Ok(plan.moved_to.map(|p| p.display().to_string()))
+}
+
+/// A deletion of `user_id` that already finished: what a retried request answers.
+pub fn finished_user_deletion(config: &Config, user_id: &str) -> Option<Option<String>> {
+    if !safe_id(user_id) {
+        return None;
+    }
+    let bytes = std::fs::read(graveyard(config).join(format!(".done-{user_id}.json"))).ok()?;
+    let plan: UserDeletion = serde_json::from_slice(&bytes).ok()?;
+    Some(plan.moved_to.map(|p| p.display().to_string()))
+}
+
+/// Boot: finishes user deletions a crash interrupted (the database is open, the port is not).
+pub async fn finish_user_deletions(db: &Database, config: &Config) -> Result<(), AppError> {
+    let dir = graveyard(config);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| AppError::Internal(e.into()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(".pending-") && name.ends_with(".json")) {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).map_err(|e| AppError::Internal(e.into()))?;
+        let plan: UserDeletion = serde_json::from_slice(&bytes).map_err(|e| AppError::Internal(e.into()))?;
+        tracing::warn!(user = %plan.user_id, "finishing a user deletion interrupted by a crash");
+        finish_user_deletion(db, config, plan).await?;
     }
     Ok(())
 }
