@@ -111,7 +111,7 @@ pub async fn create(
         created_at: now_ms(),
     };
     let result: Result<(), CreateError> = on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(crate::store::begin_for_write(db)).await?;
         if matches!(db, Database::Postgres(_)) {
             sqlx::query("SELECT pg_advisory_xact_lock(7243062)").execute(&mut *tx).await?;
         }

@@ -70,3 +70,15 @@ pub fn parse_iso(text: &str) -> Option<i64> {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// How a transaction that reads before it writes begins. On SQLite a deferred transaction that
+/// read first cannot upgrade to a writer once another connection committed (`database is
+/// locked`, and the busy timeout does not help); `BEGIN IMMEDIATE` takes the write lock up front
+/// and waits for it. Durable commits (`synchronous=FULL`) hold that lock longer, which made the
+/// race with the background session touch show up as a 500.
+pub fn begin_for_write(db: &crate::db::Database) -> &'static str {
+    match db {
+        crate::db::Database::Postgres(_) => "BEGIN",
+        crate::db::Database::Sqlite(_) => "BEGIN IMMEDIATE",
+    }
+}

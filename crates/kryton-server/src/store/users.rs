@@ -117,7 +117,7 @@ pub async fn create(db: &Database, new: NewUser<'_>) -> Result<UserRow, CreateEr
     let id = new_id();
     let now = now_ms();
     let result: Result<UserRow, CreateError> = on_db!(db, pool => {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_with(crate::store::begin_for_write(db)).await?;
         if matches!(db, Database::Postgres(_)) {
             // Serialises sign-ups so "is this the first account?" has one answer.
             sqlx::query("SELECT pg_advisory_xact_lock(7243061)").execute(&mut *tx).await?;
