@@ -9,7 +9,8 @@
 //!
 //! Any non-2xx answer or transport error aborts the run loudly; the whole run is bounded to
 //! 8 minutes. Loopback only. Run: `cargo bench -p kryton-server --bench notes`
-//! (`KRYTON_BENCH_NOTES` for N, `KRYTON_BENCH_BACKENDS=sqlite,postgres` to pick backends).
+//! (`KRYTON_BENCH_NOTES` for N, `KRYTON_BENCH_BACKENDS=sqlite,postgres` to pick backends,
+//! `KRYTON_BENCH_BASELINE=<another kryton binary>` to run it first on each backend, side by side).
 //! The workload and how to read the output: docs/benchmarks.md.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,6 +34,13 @@ const RUN_LIMIT: Duration = Duration::from_secs(8 * 60);
 /// One request, body included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_NOTES: usize = 50_000;
+
+/// The binary under test: this build, or `KRYTON_BENCH_BASELINE` while the baseline runs.
+static BINARY: Mutex<Option<String>> = Mutex::new(None);
+
+fn binary() -> String {
+    BINARY.lock().unwrap().clone().unwrap_or_else(|| KRYTON.to_owned())
+}
 
 /// Server processes and databases to clean up if the watchdog has to end the run.
 static CLEANUP: Mutex<Vec<(u32, Option<String>)>> = Mutex::new(Vec::new());
@@ -85,7 +93,7 @@ impl Server {
         }
         let port = free_port();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut cmd = Command::new(KRYTON);
+        let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -594,23 +602,32 @@ fn main() {
         n - n / 2
     );
 
+    let baseline = std::env::var("KRYTON_BENCH_BASELINE").ok();
+    let runs: Vec<(&str, Option<String>)> = match &baseline {
+        Some(path) => vec![("baseline", Some(path.clone())), ("this build", None)],
+        None => vec![("this build", None)],
+    };
     for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
-        match backend {
-            "sqlite" => bench_backend("sqlite", &corpus, deadline),
-            "postgres" => {
-                let available = Command::new("pg_isready")
-                    .args(["-q", "-h", "127.0.0.1"])
-                    .status()
-                    .is_ok_and(|s| s.success());
-                if available {
-                    bench_backend("postgres", &corpus, deadline);
-                } else {
-                    println!(
-                        "\n== postgres: SKIPPED, no server on 127.0.0.1:5432 (scripts/ensure-postgres.sh starts one)"
-                    );
+        for (label, bin) in &runs {
+            *BINARY.lock().unwrap() = bin.clone();
+            println!("\n-- {label}: {}", bin.as_deref().unwrap_or(KRYTON));
+            match backend {
+                "sqlite" => bench_backend("sqlite", &corpus, deadline),
+                "postgres" => {
+                    let available = Command::new("pg_isready")
+                        .args(["-q", "-h", "127.0.0.1"])
+                        .status()
+                        .is_ok_and(|s| s.success());
+                    if available {
+                        bench_backend("postgres", &corpus, deadline);
+                    } else {
+                        println!(
+                            "\n== postgres: SKIPPED, no server on 127.0.0.1:5432 (scripts/ensure-postgres.sh starts one)"
+                        );
+                    }
                 }
+                other => panic!("unknown backend {other:?} in KRYTON_BENCH_BACKENDS (sqlite, postgres)"),
             }
-            other => panic!("unknown backend {other:?} in KRYTON_BENCH_BACKENDS (sqlite, postgres)"),
         }
     }
     done.store(true, Ordering::Relaxed);

@@ -87,6 +87,11 @@ pub async fn prepare(config: Config, shutdown: &mut Shutdown) -> Result<AppState
             last_error: e.to_string(),
         })
     })?;
+    // Finish what a crash interrupted (journaled vault operations, temp files) before anything
+    // reads the vault, then reconcile the index with the repaired files.
+    notes::recover_all(&db, &config)
+        .await
+        .map_err(|e| BootError::Other(format!("repairing NOTES_DIR after a crash failed: {e}")))?;
     // The files are the truth: bring the index in line with anything changed while we were down.
     let report = notes::reconcile_all(&db, &config)
         .await

@@ -554,7 +554,7 @@ fn make_private(path: &std::path::Path, mode: u32) {
 }
 
 fn ensure_writable_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::vault::fs::create_dirs_durable(dir)?;
     let probe = dir.join(format!(".kryton-write-probe-{}", std::process::id()));
     std::fs::write(&probe, b"")?;
     std::fs::remove_file(&probe)

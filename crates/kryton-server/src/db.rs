@@ -60,18 +60,23 @@ pub struct Unreachable {
     pub last_error: String,
 }
 
+/// Every session pins `synchronous_commit=on`: a 2xx is sent only after the commit is on disk,
+/// even when the server (or the database, or the role) is configured with `off` or `local`.
 fn postgres_options(url: &str, role: &str) -> Result<PgConnectOptions, sqlx::Error> {
     let host = crate::hostname();
     Ok(PgConnectOptions::from_str(url)?
-        .application_name(&format!("kryton-{role}/{VERSION}/{host}/{}", std::process::id())))
+        .application_name(&format!("kryton-{role}/{VERSION}/{host}/{}", std::process::id()))
+        .options([("synchronous_commit", "on")]))
 }
 
+/// WAL with `synchronous=FULL`: every commit fsyncs the WAL before it returns, so an answered
+/// write survives a power cut (`NORMAL` only syncs at checkpoints and loses recent commits).
 fn sqlite_options(path: &std::path::Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
 }

@@ -7,6 +7,7 @@ pub mod backup;
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod crash;
 pub mod db;
 pub mod error;
 pub mod http;

@@ -75,6 +75,9 @@ impl BackupHook for PreMigrationBackup {
         before: &'a Migration,
     ) -> Pin<Box<dyn Future<Output = Result<PathBuf, String>> + Send + 'a>> {
         Box::pin(async move {
+            // Durable: the new BACKUP_DIR entry is fsynced into its parent before a backup is written in it.
+            crate::vault::fs::create_dirs_durable(&self.dir)
+                .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
             let stamp = crate::backup::stamp(time::OffsetDateTime::now_utc());
             let path = self
                 .dir

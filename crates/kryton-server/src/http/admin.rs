@@ -95,25 +95,20 @@ async fn reset_password(
 }
 
 /// Deletes the account (sessions and keys go with it) and moves the vault aside to
-/// `NOTES_DIR/.deleted/<userId>-<epoch-ms>`, so an accident can still be undone by hand.
+/// `NOTES_DIR/.deleted/<userId>-<epoch-ms>`, so an accident can still be undone by hand. A retry
+/// of a deletion that finished answers its result again.
 async fn delete_user(
     State(state): State<AppState>,
     _: AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    let user = users::apply_guarded(&state.db, &id, users::Change::Delete)
-        .await
-        .map_err(guard_error)?;
-    let vault = state.config.notes_dir.join(&user.id);
-    let mut moved_to = None;
-    if vault.exists() {
-        let graveyard = state.config.notes_dir.join(".deleted");
-        let destination = graveyard.join(format!("{}-{}", user.id, now_ms()));
-        std::fs::create_dir_all(&graveyard)
-            .and_then(|()| std::fs::rename(&vault, &destination))
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("moving the vault of a deleted user aside: {e}")))?;
-        moved_to = Some(destination.display().to_string());
-    }
+    let Some(user) = users::by_id(&state.db, &id).await? else {
+        return match crate::notes::finished_user_deletion(&state.config, &id) {
+            Some(moved_to) => Ok(Json(json!({ "success": true, "vaultMovedTo": moved_to }))),
+            None => Err(AppError::NotFound("user not found".to_owned())),
+        };
+    };
+    let moved_to = crate::notes::delete_user(&state.db, &state.config, &user.id).await?;
     tracing::info!(user = %user.id, "account deleted");
     Ok(Json(json!({ "success": true, "vaultMovedTo": moved_to })))
 }

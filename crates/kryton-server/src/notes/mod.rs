@@ -5,6 +5,10 @@
 //! process wrote in between. A crash between the two is healed by [`reconcile`], which runs at
 //! boot and as `kryton reindex`.
 
+mod operations;
+
+pub use operations::{Moved, Rewritten, delete_user, finished_user_deletion, recover_all, rename_folder, rename_note};
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;

@@ -105,8 +105,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        crate::crash::step("fsync of a temp file");
         drop(file);
         fs::rename(&tmp, path)?;
+        crate::crash::step("rename of a temp file");
         sync_dir(dir)
     })();
     if result.is_err() {
@@ -128,7 +130,7 @@ fn temp_name() -> String {
 }
 
 /// `create_dir_all`, fsyncing each new directory's parent so the new entries survive a crash.
-fn create_dirs_durable(dir: &Path) -> io::Result<()> {
+pub fn create_dirs_durable(dir: &Path) -> io::Result<()> {
     let mut missing = Vec::new();
     let mut current = dir;
     loop {
@@ -160,16 +162,21 @@ fn create_dirs_durable(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+/// Makes a directory's entries (files created, renamed or removed in it) durable. A failure is an
+/// error: the change may not survive a power cut, so it must not be acknowledged.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()?;
+    crate::crash::step("fsync of a directory");
+    Ok(())
 }
 
 /// A rename made durable: both directories fsynced.
-fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
+pub fn rename_durable(from: &Path, to: &Path) -> io::Result<()> {
     if let Some(parent) = to.parent() {
         create_dirs_durable(parent)?;
     }
     fs::rename(from, to)?;
+    crate::crash::step("rename");
     if let Some(parent) = to.parent() {
         sync_dir(parent)?;
     }
@@ -272,7 +279,7 @@ pub struct HistoryVersion {
 }
 
 /// One item in the trash.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrashEntry {
     /// The item's path inside `.trash`: its id in the trash routes.
@@ -314,7 +321,7 @@ pub struct Vault {
 }
 
 /// Held while a mutation runs; closing the file releases the lock.
-struct VaultLock {
+pub struct VaultLock {
     _file: File,
 }
 
@@ -342,7 +349,13 @@ impl Vault {
         self.history_limit
     }
 
-    fn lock(&self) -> Result<VaultLock> {
+    /// Takes the vault's cross-process lock (blocking until it is free) and finishes any
+    /// operation a crashed holder left half done (see [`journal`]).
+    pub fn lock(&self) -> Result<VaultLock> {
+        self.lock_and_finish()
+    }
+
+    fn raw_lock(&self) -> Result<VaultLock> {
         create_dirs_durable(&self.root)?;
         let file = OpenOptions::new()
             .create(true)
@@ -440,28 +453,14 @@ impl Vault {
 
     /// Moves a note to the trash. Its history stays, ready for a restore.
     pub fn delete(&self, path: &NotePath) -> Result<TrashEntry> {
-        let _lock = self.lock()?;
-        let file = path.resolve(&self.root)?;
-        if !is_file(&file)? {
-            return Err(VaultError::NotFound("note"));
-        }
-        self.move_to_trash(&file, path.as_str(), EntryKind::File, SystemTime::now())
+        self.trash_item(path.as_str(), EntryKind::File)?
+            .trash
+            .ok_or(VaultError::NotFound("note"))
     }
 
     /// Renames or moves a note (and its history); fails if anything is at the target.
     pub fn rename(&self, from: &NotePath, to: &NotePath) -> Result<()> {
-        let _lock = self.lock()?;
-        let src = from.resolve(&self.root)?;
-        if !is_file(&src)? {
-            return Err(VaultError::NotFound("note"));
-        }
-        let dst = to.resolve(&self.root)?;
-        if exists(&dst)? {
-            return Err(VaultError::AlreadyExists);
-        }
-        rename_durable(&src, &dst).map_err(conflict_if_in_the_way)?;
-        self.move_history(from, to)?;
-        Ok(())
+        self.rename_note(from, to, &[]).map(|_| ())
     }
 
     /// Creates a folder (and its parents). Returns false when it already existed.
@@ -481,46 +480,24 @@ impl Vault {
     /// Renames or moves a folder with everything in it, and the notes' history. Returns each
     /// moved note's old and new path, for the index and for link rewriting.
     pub fn rename_folder(&self, from: &FolderPath, to: &FolderPath) -> Result<Vec<(NotePath, NotePath)>> {
-        if from.contains(to.as_str()) {
-            return Err(VaultError::IntoItself);
-        }
-        let _lock = self.lock()?;
-        let src = from.resolve(&self.root)?;
-        if !is_dir(&src)? {
-            return Err(VaultError::NotFound("folder"));
-        }
-        let dst = to.resolve(&self.root)?;
-        if exists(&dst)? {
-            return Err(VaultError::AlreadyExists);
-        }
-        let notes = self.notes_under(&src, from.as_str())?;
-        let mut moved = Vec::with_capacity(notes.len());
-        for note in notes {
-            if let Some(new) = note.path.rebase(from, to) {
-                moved.push((note.path, new));
-            }
-        }
-        rename_durable(&src, &dst).map_err(conflict_if_in_the_way)?;
-        for (old, new) in &moved {
-            self.move_history(old, new)?;
-        }
-        Ok(moved)
+        let outcome = self.move_folder(from, to, &[])?;
+        outcome
+            .moved
+            .iter()
+            .map(|(old, new)| Ok((NotePath::parse(old)?, NotePath::parse(new)?)))
+            .collect()
     }
 
     /// Moves a folder and everything in it to the trash as one item. Returns the item and the
     /// notes it took along (to drop from the index).
     pub fn delete_folder(&self, path: &FolderPath) -> Result<(TrashEntry, Vec<NotePath>)> {
-        let _lock = self.lock()?;
-        let dir = path.resolve(&self.root)?;
-        if !is_dir(&dir)? {
-            return Err(VaultError::NotFound("folder"));
-        }
-        let notes = self
-            .notes_under(&dir, path.as_str())?
-            .into_iter()
-            .map(|n| n.path)
-            .collect();
-        let entry = self.move_to_trash(&dir, path.as_str(), EntryKind::Folder, SystemTime::now())?;
+        let outcome = self.trash_item(path.as_str(), EntryKind::Folder)?;
+        let notes = outcome
+            .notes
+            .iter()
+            .map(|n| NotePath::parse(n))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let entry = outcome.trash.ok_or(VaultError::NotFound("folder"))?;
         Ok((entry, notes))
     }
 
@@ -623,8 +600,13 @@ impl Vault {
 
     fn prune_history(&self, dir: &Path) -> Result<()> {
         let versions = self.versions_in(dir)?;
+        let mut removed = false;
         for old in versions.iter().skip(self.history_limit) {
             fs::remove_file(dir.join(format!("{}{NOTE_SUFFIX}", old.timestamp)))?;
+            removed = true;
+        }
+        if removed {
+            sync_dir(dir)?;
         }
         Ok(())
     }
@@ -703,10 +685,10 @@ impl Vault {
                     rename_durable(&src.join(&name), &dst.join(&name))?;
                 }
             }
-            fs::remove_dir_all(&src)?;
+            remove_dir_all_durable(&src)?;
             self.prune_history(&dst)?;
         }
-        remove_empty_parents(&src, &self.root.join(HISTORY_DIR));
+        remove_empty_parents(&src, &self.root.join(HISTORY_DIR))?;
         Ok(())
     }
 
@@ -744,52 +726,6 @@ impl Vault {
         let file = resolve_checked(&self.root, &format!("{TRASH_DIR}/{TRASH_INDEX}"))?;
         write_atomic(&file, &json)?;
         Ok(())
-    }
-
-    /// Moves `source` into the trash under a free name; the record is written first so that a
-    /// crash between the two steps leaves no unrecorded item.
-    fn move_to_trash(&self, source: &Path, original: &str, kind: EntryKind, now: SystemTime) -> Result<TrashEntry> {
-        let trash = self.trash_root();
-        resolve_checked(&self.root, TRASH_DIR)?;
-        let mut index = self.load_trash_index()?;
-        // Items never nest: below a trashed folder `a`, `a/b.md` becomes `a (2)/b.md`.
-        let segments: Vec<&str> = original.split('/').collect();
-        let clash = (1..segments.len()).find(|depth| index.entries.contains_key(&segments[..*depth].join("/")));
-        let mut candidate = original.to_owned();
-        let mut n = 1;
-        while !self.trash_slot_free(&index, &candidate)? {
-            n += 1;
-            if n > 10_000 {
-                return Err(VaultError::AlreadyExists);
-            }
-            let suffix = format!(" ({n})");
-            candidate = match clash {
-                Some(depth) => {
-                    let mut parts: Vec<String> = segments.iter().map(|s| (*s).to_owned()).collect();
-                    parts[depth - 1].push_str(&suffix);
-                    parts.join("/")
-                }
-                None => with_suffix(original, kind, &suffix),
-            };
-        }
-        let target = resolve_checked(&self.root, &format!("{TRASH_DIR}/{candidate}"))?;
-        let record = TrashRecord {
-            original_path: original.to_owned(),
-            deleted_at: now_ms(now),
-            kind,
-        };
-        index.entries.insert(candidate.clone(), record.clone());
-        index.version = 1;
-        // Saving would drop the new record (its file is not there yet): write it directly.
-        let json = serde_json::to_vec_pretty(&index).map_err(io::Error::other)?;
-        write_atomic(&trash.join(TRASH_INDEX), &json)?;
-        rename_durable(source, &target)?;
-        Ok(TrashEntry {
-            trash_path: candidate,
-            original_path: record.original_path,
-            deleted_at: record.deleted_at,
-            kind,
-        })
     }
 
     /// A trash path is free when nothing is there, no recorded item contains it and it contains
@@ -839,67 +775,32 @@ impl Vault {
     /// Puts a trash item back at its original path, or at `Name (restored N)` beside it when that
     /// path is taken. Returns where it went and the notes it brought back.
     pub fn restore_from_trash(&self, trash_path: &str) -> Result<Restored> {
-        let _lock = self.lock()?;
-        let entry = self.find_trash_entry(trash_path)?;
-        let source = resolve_checked(&self.root, &format!("{TRASH_DIR}/{}", entry.trash_path))?;
-        let mut n = 0;
-        let (target_rel, target) = loop {
-            let candidate = if n == 0 {
-                entry.original_path.clone()
-            } else {
-                with_suffix(&entry.original_path, entry.kind, &format!(" (restored {n})"))
-            };
-            let resolved = match entry.kind {
-                EntryKind::File => NotePath::parse(&candidate)?.resolve(&self.root)?,
-                EntryKind::Folder => FolderPath::parse(&candidate)?.resolve(&self.root)?,
-            };
-            if !exists(&resolved)? {
-                break (candidate, resolved);
-            }
-            n += 1;
-        };
-        rename_durable(&source, &target).map_err(conflict_if_in_the_way)?;
-        let mut index = self.load_trash_index()?;
-        index.entries.remove(&entry.trash_path);
-        self.save_trash_index(index)?;
-        remove_empty_parents(&source, &self.trash_root());
-        let notes = match entry.kind {
-            EntryKind::File => vec![NotePath::parse(&target_rel)?],
-            EntryKind::Folder => {
-                let mut notes: Vec<NotePath> = self
-                    .notes_under(&target, &target_rel)?
-                    .into_iter()
-                    .map(|n| n.path)
-                    .collect();
-                notes.sort();
-                notes
-            }
-        };
+        let outcome = self.restore_item(trash_path)?;
         Ok(Restored {
-            path: target_rel,
-            kind: entry.kind,
-            notes,
+            kind: outcome.kind.unwrap_or(EntryKind::File),
+            notes: outcome
+                .notes
+                .iter()
+                .map(|n| NotePath::parse(n))
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+            path: outcome.path,
         })
     }
 
     /// Deletes one trash item for good.
     pub fn delete_forever(&self, trash_path: &str) -> Result<TrashEntry> {
-        let _lock = self.lock()?;
-        let entry = self.find_trash_entry(trash_path)?;
-        self.remove_trash_item(&entry)?;
-        let mut index = self.load_trash_index()?;
-        index.entries.remove(&entry.trash_path);
-        self.save_trash_index(index)?;
-        Ok(entry)
+        self.delete_item_forever(trash_path)?
+            .trash
+            .ok_or(VaultError::NotFound("trash entry"))
     }
 
     fn remove_trash_item(&self, entry: &TrashEntry) -> Result<()> {
         let item = resolve_checked(&self.root, &format!("{TRASH_DIR}/{}", entry.trash_path))?;
         match entry.kind {
-            EntryKind::File => fs::remove_file(&item)?,
-            EntryKind::Folder => fs::remove_dir_all(&item)?,
+            EntryKind::File => remove_file_durable(&item)?,
+            EntryKind::Folder => remove_dir_all_durable(&item)?,
         }
-        remove_empty_parents(&item, &self.trash_root());
+        remove_empty_parents(&item, &self.trash_root())?;
         Ok(())
     }
 
@@ -910,8 +811,7 @@ impl Vault {
         let trash = self.trash_root();
         resolve_checked(&self.root, TRASH_DIR)?;
         if is_dir(&trash)? {
-            fs::remove_dir_all(&trash)?;
-            sync_dir(&self.root)?;
+            remove_dir_all_durable(&trash)?;
         }
         Ok(count)
     }
@@ -1104,16 +1004,43 @@ fn walk_trash(dir: &Path, rel: &str, index: &TrashIndex, out: &mut Vec<TrashEntr
     Ok(())
 }
 
-/// Best-effort removal of directories left empty below `stop` (never `stop` itself).
-fn remove_empty_parents(removed: &Path, stop: &Path) {
+/// Removes directories left empty below `stop` (never `stop` itself), each removal fsynced into
+/// its parent. A directory that is not empty simply stays.
+fn remove_empty_parents(removed: &Path, stop: &Path) -> io::Result<()> {
     let mut current = removed.parent();
     while let Some(dir) = current {
         if dir == stop || !dir.starts_with(stop) || fs::remove_dir(dir).is_err() {
             break;
         }
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
+        }
         current = dir.parent();
     }
+    Ok(())
 }
+
+/// Removes a file and fsyncs its directory, so the removal survives a power cut.
+fn remove_file_durable(file: &Path) -> io::Result<()> {
+    fs::remove_file(file)?;
+    crate::crash::step("removal of a file");
+    match file.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+/// Removes a directory tree and fsyncs its parent.
+fn remove_dir_all_durable(dir: &Path) -> io::Result<()> {
+    fs::remove_dir_all(dir)?;
+    crate::crash::step("removal of a directory");
+    match dir.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
+
+pub mod journal;
 
 #[cfg(test)]
 mod tests;

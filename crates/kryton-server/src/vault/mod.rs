@@ -6,6 +6,7 @@
 pub mod fs;
 pub mod path;
 
+pub use fs::journal;
 pub use fs::{
     EntryKind, HistoryVersion, Note, NoteFile, Restored, TrashEntry, TreeNode, Vault, VaultError, content_hash,
     daily_note_path, write_atomic,

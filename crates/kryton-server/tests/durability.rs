@@ -1,0 +1,273 @@
+//! Crash points: the real binary is killed with SIGKILL (through `KRYTON_CRASH_AT`, see
+//! src/crash.rs) at every rename, fsync and removal of a multi-step operation in turn, restarted,
+//! and checked over HTTP: the note at exactly one place, every link rewritten and resolving, the
+//! history with the note, and the retried request answering the finished result.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+use common::{As, Backend, Server, TestEnv};
+use serde_json::{Value, json};
+
+struct Op {
+    /// The crash-point operation name.
+    name: &'static str,
+    /// The route and body of the request.
+    route: &'static str,
+    body: Value,
+    /// The `path` the answer names.
+    path_after: &'static str,
+    /// Where the note `Projects/Plan.md` is after the operation.
+    note_after: &'static str,
+    /// The link texts the two linking notes must hold after it.
+    links_after: [&'static str; 2],
+}
+
+async fn setup(s: &Server, me: &As) {
+    for (path, content) in [
+        ("Projects/Plan.md", "# Plan\nfirst version"),
+        ("Ideas.md", "see [[Plan]] for details"),
+        ("Log.md", "worked on [[Projects/Plan|the plan]] today"),
+    ] {
+        let (status, body) = s
+            .request(
+                "POST",
+                "/api/notes",
+                me,
+                Some(json!({"path": path, "content": content})),
+            )
+            .await;
+        assert_eq!(status, 201, "{path}: {body}");
+    }
+    let (status, body) = s
+        .request(
+            "PUT",
+            "/api/notes/Projects/Plan.md",
+            me,
+            Some(json!({"content": "# Plan\nsecond version"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// Sends the operation; `None` when the connection died (the server was killed).
+async fn send(s: &Server, me: &As, op: &Op) -> Option<(u16, Value)> {
+    let As::Bearer(token) = me else { unreachable!() };
+    let response = s
+        .client
+        .post(s.env.url(op.route))
+        .bearer_auth(token)
+        .json(&op.body)
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    let text = response.text().await.ok()?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::String(text))))
+}
+
+async fn check_invariants(s: &Server, me: &As, op: &Op, context: &str) {
+    let (status, body) = s
+        .request("GET", &format!("/api/notes/{}", op.note_after), me, None)
+        .await;
+    assert_eq!(status, 200, "{context}: the note is not at its new path: {body}");
+    assert_eq!(body["content"], "# Plan\nsecond version", "{context}");
+    let (status, _) = s.request("GET", "/api/notes/Projects/Plan.md", me, None).await;
+    assert_eq!(status, 404, "{context}: the note is still at its old path too");
+    for (source, link) in ["Ideas.md", "Log.md"].into_iter().zip(op.links_after) {
+        let (status, body) = s.request("GET", &format!("/api/notes/{source}"), me, None).await;
+        assert_eq!(status, 200, "{context}");
+        let content = body["content"].as_str().unwrap();
+        assert!(
+            content.contains(link),
+            "{context}: {source} holds {content:?}, expected {link}"
+        );
+    }
+    let (status, body) = s
+        .request("GET", &format!("/api/backlinks/{}", op.note_after), me, None)
+        .await;
+    assert_eq!(status, 200, "{context}");
+    let text = body.to_string();
+    assert!(
+        text.contains("Ideas.md") && text.contains("Log.md"),
+        "{context}: backlinks of the moved note: {body}"
+    );
+    let (status, body) = s
+        .request("GET", &format!("/api/history/{}", op.note_after), me, None)
+        .await;
+    assert_eq!(status, 200, "{context}");
+    assert!(
+        !body["versions"].as_array().unwrap().is_empty(),
+        "{context}: the history did not follow the note: {body}"
+    );
+    let (_, body) = s.request("GET", "/api/history/Projects/Plan.md", me, None).await;
+    assert!(
+        body["versions"].as_array().is_none_or(|v| v.is_empty()),
+        "{context}: history left behind at the old path: {body}"
+    );
+}
+
+async fn crash_at_every_step(backend: Backend, op: Op) {
+    let mut crashed = 0;
+    for n in 1.. {
+        assert!(n < 60, "{}: the operation never finished without a crash", op.name);
+        let mut env = TestEnv::new(backend).await;
+        env.set_env("REGISTRATION_MODE", "open");
+        env.set_env("KRYTON_CRASH_AT", &format!("{}:{n}", op.name));
+        let mut s = Server::start(env).await;
+        let (_, token) = s.sign_up("ann@example.org", "ann password", None).await;
+        let me = As::Bearer(token);
+        setup(&s, &me).await;
+        let context = format!("{} killed at step {n} ({backend:?})", op.name);
+        if let Some((status, body)) = send(&s, &me, &op).await {
+            // Past the last step: the operation ran to its end without meeting the crash point.
+            assert_eq!(status, 200, "{context}: {body}");
+            check_invariants(&s, &me, &op, &context).await;
+            break;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), s.child.take().unwrap().wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            status.signal(),
+            Some(9),
+            "{context}: the server was not killed by SIGKILL: {status:?}"
+        );
+        crashed += 1;
+        let mut env = std::mem::replace(&mut s.env, TestEnv::new(backend).await);
+        env.unset_env("KRYTON_CRASH_AT");
+        let s = Server::start(env).await;
+        // The client never got its answer: it retries, and gets the finished result.
+        let (status, body) = send(&s, &me, &op).await.unwrap();
+        assert_eq!(status, 200, "{context}: the retried request: {body}");
+        assert_eq!(body["path"], op.path_after, "{context}: the retried request: {body}");
+        check_invariants(&s, &me, &op, &context).await;
+        let stray: Vec<_> = walk(&s.env.data_dir().join("notes"))
+            .into_iter()
+            .filter(|p| p.ends_with(".tmp"))
+            .collect();
+        assert!(stray.is_empty(), "{context}: temp files left after boot: {stray:?}");
+    }
+    assert!(crashed >= 4, "{}: only {crashed} crash points were met", op.name);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+async fn rename_note_crash_points(backend: Backend) {
+    crash_at_every_step(
+        backend,
+        Op {
+            name: "rename-note",
+            route: "/api/notes-rename/Projects/Plan.md",
+            body: json!({"newPath": "Archive/Roadmap.md"}),
+            path_after: "Archive/Roadmap.md",
+            note_after: "Archive/Roadmap.md",
+            links_after: ["[[Roadmap]]", "[[Archive/Roadmap|the plan]]"],
+        },
+    )
+    .await;
+}
+both_backends!(rename_note_crash_points);
+
+async fn rename_folder_crash_points(backend: Backend) {
+    crash_at_every_step(
+        backend,
+        Op {
+            name: "rename-folder",
+            route: "/api/folders-rename/Projects",
+            body: json!({"newPath": "Archive/Old projects"}),
+            path_after: "Archive/Old projects",
+            note_after: "Archive/Old projects/Plan.md",
+            links_after: ["[[Plan]]", "[[Archive/Old projects/Plan|the plan]]"],
+        },
+    )
+    .await;
+}
+both_backends!(rename_folder_crash_points);
+
+/// A user deletion killed at each of its steps: after a restart the retried DELETE answers 200,
+/// the account is gone (its session refused) and its vault is moved aside exactly once.
+async fn delete_user_crash_points(backend: Backend) {
+    let mut crashed = 0;
+    for n in 1.. {
+        assert!(n < 30, "delete-user never finished without a crash");
+        let mut env = TestEnv::new(backend).await;
+        env.set_env("REGISTRATION_MODE", "open");
+        env.set_env("KRYTON_CRASH_AT", &format!("delete-user:{n}"));
+        let mut s = Server::start(env).await;
+        let (_, admin) = s.sign_up("admin@example.org", "admin password", None).await;
+        let (bob, bob_token) = s.sign_up("bob@example.org", "bob password", None).await;
+        let (admin, bob_session) = (As::Bearer(admin), As::Bearer(bob_token));
+        let (status, _) = s
+            .request(
+                "POST",
+                "/api/notes",
+                &bob_session,
+                Some(json!({"path": "Mine.md", "content": "bob's"})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let context = format!("delete-user killed at step {n} ({backend:?})");
+        let As::Bearer(token) = &admin else { unreachable!() };
+        let url = s.env.url(&format!("/api/admin/users/{bob}"));
+        let first = s.client.delete(&url).bearer_auth(token).send().await;
+        let s = if let Ok(response) = first {
+            assert_eq!(response.status().as_u16(), 200, "{context}");
+            s
+        } else {
+            let status = tokio::time::timeout(Duration::from_secs(30), s.child.take().unwrap().wait())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(status.signal(), Some(9), "{context}: {status:?}");
+            crashed += 1;
+            let mut env = std::mem::replace(&mut s.env, TestEnv::new(backend).await);
+            env.unset_env("KRYTON_CRASH_AT");
+            let s = Server::start(env).await;
+            let (status, body) = s
+                .request("DELETE", &format!("/api/admin/users/{bob}"), &admin, None)
+                .await;
+            assert_eq!(status, 200, "{context}: the retried deletion: {body}");
+            assert!(body["vaultMovedTo"].is_string(), "{context}: {body}");
+            s
+        };
+        let (status, _) = s.request("GET", "/api/notes", &bob_session, None).await;
+        assert_eq!(status, 401, "{context}: the deleted user's session still works");
+        let notes = s.env.data_dir().join("notes");
+        assert!(!notes.join(&bob).exists(), "{context}: the vault was not moved aside");
+        let aside: Vec<_> = std::fs::read_dir(notes.join(".deleted"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(&bob))
+            .collect();
+        assert_eq!(aside.len(), 1, "{context}: {aside:?}");
+        assert!(
+            notes.join(".deleted").join(&aside[0]).join("Mine.md").is_file(),
+            "{context}"
+        );
+        if crashed < n {
+            break;
+        }
+    }
+    assert!(crashed >= 3, "delete-user: only {crashed} crash points were met");
+}
+both_backends!(delete_user_crash_points);
