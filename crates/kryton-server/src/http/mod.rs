@@ -9,6 +9,7 @@ mod history;
 pub mod json;
 mod knowledge;
 mod notes;
+pub mod openapi;
 mod version;
 
 use std::sync::Arc;
@@ -35,7 +36,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    // Everything but the probes and the version goes through authentication and rate limits.
+    // Everything but the probes, the version and the API document goes through authentication and rate limits.
     let api = Router::new()
         .merge(auth::router())
         .merge(api_keys::router())
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(version::router())
+        .merge(openapi::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
         .with_state(state)
