@@ -273,7 +273,7 @@ async fn sign_out(State(state): State<AppState>, Extension(caller): Extension<Ca
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub id: String,
-    /// The cookie's token as sent with this request (null for an API key).
+    /// The session token as sent with this request, by cookie or bearer (null for an API key).
     pub token: Option<String>,
     pub user_id: String,
     pub expires_at: Option<String>,
@@ -310,7 +310,9 @@ async fn get_session(Extension(caller): Extension<Caller>, headers: HeaderMap) -
             expires_at,
         } => SessionInfo {
             id: id.clone(),
-            token: auth::session_cookie(&headers),
+            token: auth::bearer(&headers)
+                .map(str::to_owned)
+                .or_else(|| auth::session_cookie(&headers)),
             user_id,
             expires_at: Some(iso(*expires_at)),
             created_at: Some(iso(*created_at)),
