@@ -75,6 +75,9 @@ pub enum Command {
     },
     /// Print the version and the commit this binary was built from.
     Version,
+    /// Print the OpenAPI document of the HTTP API (what `/api/docs.json` serves). Regenerate the
+    /// committed copy with `kryton openapi > crates/kryton-server/openapi.json`.
+    Openapi,
     /// Probe a running server's /healthz; exit 0 when it answers 200 (for container health checks).
     Healthcheck {
         /// Default: http://127.0.0.1:$PORT/healthz
@@ -144,6 +147,18 @@ async fn run(cli: Cli) -> i32 {
             return exit_code::OK;
         }
         Some(Command::Healthcheck { url }) => return healthcheck(url, &cli.settings.port),
+        Some(Command::Openapi) => {
+            return match crate::http::openapi::document_json() {
+                Ok(text) => {
+                    print!("{text}");
+                    exit_code::OK
+                }
+                Err(e) => {
+                    eprintln!("kryton: cannot write the OpenAPI document: {e}");
+                    exit_code::OTHER
+                }
+            };
+        }
         _ => {}
     }
     let config = match cli.settings.validate() {
@@ -169,7 +184,7 @@ async fn run(cli: Cli) -> i32 {
         },
         Some(Command::Backup { out, retention }) => crate::backup::command::backup(&config, out, retention).await,
         Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
-        Some(Command::Version | Command::Healthcheck { .. }) => Ok(()),
+        Some(Command::Version | Command::Healthcheck { .. } | Command::Openapi) => Ok(()),
     };
     let code = match result {
         Ok(()) => exit_code::OK,

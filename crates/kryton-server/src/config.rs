@@ -117,7 +117,7 @@ pub struct Settings {
 }
 
 /// Who may create an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RegistrationMode {
     Open,

@@ -9,7 +9,9 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -17,6 +19,9 @@ pub enum AppError {
     Validation(String),
     #[error("{0}")]
     Unauthorized(String),
+    /// Sign-in with an unknown email or a wrong password (one answer for both).
+    #[error("Invalid email or password")]
+    InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -43,6 +48,7 @@ impl AppError {
         match self {
             AppError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
             AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "INVALID_EMAIL_OR_PASSWORD"),
             AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
@@ -54,6 +60,20 @@ impl AppError {
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
     }
+}
+
+/// The error body of every route, as the OpenAPI document describes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The human message (the original's web client shows it as text).
+    pub error: String,
+    /// The machine code, e.g. `VALIDATION_ERROR`, `INVALID_EMAIL_OR_PASSWORD`.
+    pub code: String,
+    /// The same human message, for clients that read Better Auth's `message`.
+    pub message: String,
+    /// More about the error where useful, e.g. `{"currentEtag": ...}` on a 412.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
 }
 
 /// The JSON error envelope.

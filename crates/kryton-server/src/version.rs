@@ -4,21 +4,25 @@ use serde::Serialize;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The body of `/api/version`.
-#[derive(Clone, Debug, Serialize)]
+/// The body of `/api/version`: `majorVersion` is the original's name, `major` ours.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct BuildInfo {
     pub version: &'static str,
     pub commit: String,
     pub major: u64,
+    pub major_version: u64,
 }
 
 impl BuildInfo {
     /// The commit comes from the build (git or `KRYTON_COMMIT`), else `/COMMIT_SHA`, else "unknown".
     pub fn current() -> Self {
+        let major = VERSION.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
         BuildInfo {
             version: VERSION,
             commit: commit(std::path::Path::new("/COMMIT_SHA")),
-            major: VERSION.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0),
+            major,
+            major_version: major,
         }
     }
 }

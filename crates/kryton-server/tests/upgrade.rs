@@ -80,12 +80,9 @@ async fn upgrade_matrix(backend: Backend) {
         let (status, note) = s.request("GET", "/api/notes/Fixture", &key, None).await;
         assert_eq!((status, note["content"].as_str()), (200, Some(FIXTURE_NOTE)), "k={k}");
         let (_, found) = s.request("GET", "/api/search?q=fixtureword", &key, None).await;
-        assert_eq!(
-            found["results"][0]["path"], "Fixture.md",
-            "k={k}: the note is searchable"
-        );
+        assert_eq!(found[0]["path"], "Fixture.md", "k={k}: the note is searchable");
         let (_, tagged) = s.request("GET", "/api/tags/fixturetag/notes", &key, None).await;
-        assert_eq!(tagged["notes"][0]["path"], "Fixture.md", "k={k}");
+        assert_eq!(tagged[0]["path"], "Fixture.md", "k={k}");
     }
 }
 both_backends!(upgrade_matrix);

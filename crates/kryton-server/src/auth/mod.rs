@@ -24,14 +24,22 @@ use crate::store::api_keys::{self, KEY_PREFIX, Scope};
 use crate::store::users::UserRow;
 use crate::store::{now_ms, sessions, users};
 
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "kryton_session";
+/// The name of the session cookie; the original's clients look for a cookie ending in
+/// `.session_token` (Better Auth's naming).
+pub const SESSION_COOKIE: &str = "kryton.session_token";
 
 /// How a request proved who it is.
 #[derive(Clone, Debug)]
 pub enum Credential {
-    Session { id: String },
-    ApiKey { id: String, scope: Scope },
+    Session {
+        id: String,
+        created_at: i64,
+        expires_at: i64,
+    },
+    ApiKey {
+        id: String,
+        scope: Scope,
+    },
 }
 
 /// An authenticated user and the credential used.
@@ -99,7 +107,7 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>, trust: &TrustPro
     chosen.map_or_else(fallback, |ip| ip.to_string())
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -143,8 +151,10 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     next.run(request).await
 }
 
-/// A malformed or unknown credential is a 401, never silently "anonymous": a client that sent one
-/// expected it to work.
+/// A malformed or unknown credential in `Authorization` is a 401, never silently "anonymous": a
+/// client that sent one expected it to work. A session cookie is different: browsers keep sending
+/// stale cookies after a sign-out elsewhere, a restore or a reset, so a cookie that resolves to no
+/// live session counts as no cookie (otherwise the user could not even reach the sign-in route).
 async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppError> {
     let (secret, from_cookie) = match (bearer(headers), session_cookie(headers)) {
         (Some(token), _) => (token.to_owned(), false),
@@ -159,8 +169,13 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppErr
         }
     };
     let unauthorized = || AppError::Unauthorized("invalid or expired credentials".to_owned());
-    if secret.is_empty() || secret.len() > 200 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(unauthorized());
+    let well_formed = !secret.is_empty() && secret.len() <= 200 && secret.bytes().all(|b| b.is_ascii_graphic());
+    if !well_formed {
+        return if from_cookie {
+            Ok(Caller::Anonymous)
+        } else {
+            Err(unauthorized())
+        };
     }
     let db = &state.db;
     let principal = if !from_cookie && secret.starts_with(KEY_PREFIX) {
@@ -184,15 +199,29 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppErr
             user,
         }
     } else {
-        let session = sessions::by_token(db, &secret).await?.ok_or_else(unauthorized)?;
-        let user = users::by_id(db, &session.user_id).await?.ok_or_else(unauthorized)?;
+        let found = match sessions::by_token(db, &secret).await? {
+            Some(session) => users::by_id(db, &session.user_id).await?.map(|user| (session, user)),
+            None => None,
+        };
+        let (session, user) = match found {
+            Some(found) => found,
+            None if from_cookie => {
+                tracing::debug!("a stale session cookie was ignored");
+                return Ok(Caller::Anonymous);
+            }
+            None => return Err(unauthorized()),
+        };
         let ttl = state.config.session_ttl.as_millis() as i64;
         // Sliding expiry, refreshed at most every hour so busy sessions do not write on every request.
         if now_ms() - session.refreshed_at > 3_600_000 {
             sessions::refresh(db, &session.id, ttl).await?;
         }
         Principal {
-            credential: Credential::Session { id: session.id.clone() },
+            credential: Credential::Session {
+                id: session.id.clone(),
+                created_at: session.created_at,
+                expires_at: session.expires_at,
+            },
             user,
         }
     };

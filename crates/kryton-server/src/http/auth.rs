@@ -5,16 +5,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::json::ApiJson;
 use crate::auth::{self, Caller, Credential, SESSION_COOKIE, SessionUser, password};
 use crate::config::RegistrationMode;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
+use crate::store::users::User;
 use crate::store::{self, iso, sessions, settings, users};
+
+#[derive(OpenApi)]
+#[openapi(paths(sign_up, sign_in, sign_out, get_session, config, change_password))]
+pub struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -23,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/sign-out", post(sign_out))
         .route("/api/auth/get-session", get(get_session))
         .route("/api/auth/change-password", post(change_password))
+        .route("/api/auth/config", get(config))
 }
 
 const REGISTRATION_MODE_KEY: &str = "registration_mode";
@@ -65,19 +71,38 @@ fn validate_name(name: &str) -> Result<String, AppError> {
     Ok(name.to_owned())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SignUp {
+pub struct SignUp {
     email: String,
+    /// 8 to 72 characters.
     password: String,
     name: String,
+    /// Needed when registration is `invite-only` (except for the very first account).
     invite_code: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct SignIn {
+#[derive(Deserialize, ToSchema)]
+pub struct SignIn {
     email: String,
     password: String,
+}
+
+/// The session just started. `token` is also in the `Set-Cookie` header; it is shown once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewSession {
+    pub token: String,
+    pub expires_at: String,
+}
+
+/// The answer of sign-up and sign-in: Better Auth's `{redirect, token, user}`, plus `session`.
+#[derive(Serialize, ToSchema)]
+pub struct SignedIn {
+    pub redirect: bool,
+    pub token: String,
+    pub user: User,
+    pub session: NewSession,
 }
 
 /// Brute-force protection: attempts are counted per client and per account, separately for
@@ -95,6 +120,12 @@ fn check_auth_limits(state: &AppState, action: &str, email: &str, ip: &str) -> R
         .map_err(AppError::RateLimited)
 }
 
+/// Creates an account and signs it in. The first account of a server becomes its admin and
+/// needs no invite.
+#[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth", request_body = SignUp, security(()),
+    responses((status = 200, body = SignedIn, headers(("Set-Cookie" = String))),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 async fn sign_up(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -134,7 +165,7 @@ async fn sign_up(
     .map_err(create_error)?;
     tracing::info!(user = %user.id, role = %user.role, "account created");
     welcome(&state, &user.id).await;
-    start_session(&state, &user, StatusCode::CREATED).await
+    start_session(&state, &user).await
 }
 
 fn create_error(e: users::CreateError) -> AppError {
@@ -165,13 +196,18 @@ async fn welcome(state: &AppState, user_id: &str) {
     }
 }
 
+/// Signs in with email and password; a stale session cookie sent along is ignored.
+#[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth", request_body = SignIn, security(()),
+    responses((status = 200, body = SignedIn, headers(("Set-Cookie" = String))),
+        (status = 401, description = "`INVALID_EMAIL_OR_PASSWORD`", body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SignIn>,
 ) -> Result<Response, AppError> {
-    let wrong = || AppError::Unauthorized("wrong email or password".to_owned());
+    let wrong = || AppError::InvalidCredentials;
     let email = normalise_email(&body.email).map_err(|_| wrong())?;
     let ip = auth::client_ip(&headers, Some(peer), &state.config.trust_proxy);
     check_auth_limits(&state, "sign-in", &email, &ip)?;
@@ -182,10 +218,10 @@ async fn sign_in(
     if user.disabled {
         return Err(AppError::Forbidden("this account is disabled".to_owned()));
     }
-    start_session(&state, &user, StatusCode::OK).await
+    start_session(&state, &user).await
 }
 
-async fn start_session(state: &AppState, user: &users::UserRow, status: StatusCode) -> Result<Response, AppError> {
+async fn start_session(state: &AppState, user: &users::UserRow) -> Result<Response, AppError> {
     let ttl = state.config.session_ttl;
     let session = sessions::create(&state.db, &user.id, ttl.as_millis() as i64).await?;
     let cookie = format!(
@@ -194,22 +230,34 @@ async fn start_session(state: &AppState, user: &users::UserRow, status: StatusCo
         ttl.as_secs(),
         if state.config.secure_cookies { "; Secure" } else { "" }
     );
-    let body = json!({
-        "user": user.public(),
-        "session": { "token": session.token, "expiresAt": iso(session.row.expires_at) },
-    });
-    let mut response = (status, Json(body)).into_response();
+    let body = SignedIn {
+        redirect: false,
+        token: session.token.clone(),
+        user: user.public(),
+        session: NewSession {
+            token: session.token,
+            expires_at: iso(session.row.expires_at),
+        },
+    };
+    let mut response = (StatusCode::OK, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
 }
 
-/// Revokes the session used for this request.
+#[derive(Serialize, ToSchema)]
+pub struct Success {
+    pub success: bool,
+}
+
+/// Revokes the session used for this request and clears the cookie.
+#[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth",
+    responses((status = 200, body = Success), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn sign_out(State(state): State<AppState>, Extension(caller): Extension<Caller>) -> Result<Response, AppError> {
     match caller {
         Caller::User(principal) => match &principal.credential {
-            Credential::Session { id } => sessions::delete(&state.db, id).await?,
+            Credential::Session { id, .. } => sessions::delete(&state.db, id).await?,
             Credential::ApiKey { .. } => {
                 return Err(AppError::Forbidden(
                     "API keys cannot sign out; delete the key instead".to_owned(),
@@ -218,7 +266,7 @@ async fn sign_out(State(state): State<AppState>, Extension(caller): Extension<Ca
         },
         Caller::Anonymous => return Err(AppError::Unauthorized("not signed in".to_owned())),
     }
-    let mut response = Json(json!({ "success": true })).into_response();
+    let mut response = Json(Success { success: true }).into_response();
     let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     if let Ok(value) = HeaderValue::from_str(&expired) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -226,25 +274,108 @@ async fn sign_out(State(state): State<AppState>, Extension(caller): Extension<Ca
     Ok(response)
 }
 
-/// The current user and session, or `null` when not signed in (as Better Auth answers).
-async fn get_session(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Json<Value>, AppError> {
-    let Caller::User(principal) = caller else {
-        return Ok(Json(Value::Null));
-    };
-    let session = match &principal.credential {
-        Credential::Session { id } => json!({ "id": id, "kind": "session" }),
-        Credential::ApiKey { id, scope } => json!({ "id": id, "kind": "api-key", "scope": scope }),
-    };
-    let _ = &state;
-    Ok(Json(json!({ "user": principal.user.public(), "session": session })))
+/// Better Auth's session object. For an API key: the key's id, `kind: "api-key"` and no token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub id: String,
+    /// The session token as sent with this request, by cookie or bearer (null for an API key).
+    pub token: Option<String>,
+    pub user_id: String,
+    pub expires_at: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    /// Not recorded: always null.
+    pub ip_address: Option<String>,
+    /// Not recorded: always null.
+    pub user_agent: Option<String>,
+    /// `session` or `api-key`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::store::api_keys::Scope>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, ToSchema)]
+pub struct CurrentSession {
+    pub session: SessionInfo,
+    pub user: User,
+}
+
+/// The current user and session, or `null` when not signed in (as Better Auth answers).
+#[utoipa::path(get, path = "/api/auth/get-session", tag = "auth",
+    responses((status = 200, description = "The session, or `null` when not signed in", body = Option<CurrentSession>)))]
+async fn get_session(Extension(caller): Extension<Caller>, headers: HeaderMap) -> Json<Option<CurrentSession>> {
+    let Caller::User(principal) = caller else {
+        return Json(None);
+    };
+    let user_id = principal.user.id.clone();
+    let session = match &principal.credential {
+        Credential::Session {
+            id,
+            created_at,
+            expires_at,
+        } => SessionInfo {
+            id: id.clone(),
+            token: auth::bearer(&headers)
+                .map(str::to_owned)
+                .or_else(|| auth::session_cookie(&headers)),
+            user_id,
+            expires_at: Some(iso(*expires_at)),
+            created_at: Some(iso(*created_at)),
+            updated_at: Some(iso(*created_at)),
+            ip_address: None,
+            user_agent: None,
+            kind: "session".to_owned(),
+            scope: None,
+        },
+        Credential::ApiKey { id, scope } => SessionInfo {
+            id: id.clone(),
+            token: None,
+            user_id,
+            expires_at: None,
+            created_at: None,
+            updated_at: None,
+            ip_address: None,
+            user_agent: None,
+            kind: "api-key".to_owned(),
+            scope: Some(*scope),
+        },
+    };
+    Json(Some(CurrentSession {
+        session,
+        user: principal.user.public(),
+    }))
+}
+
+/// What a sign-in page needs to know before anyone signs in.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ChangePassword {
+pub struct AuthConfig {
+    /// `open`, `invite-only` or `closed`.
+    pub registration_mode: RegistrationMode,
+    /// Whether sign-up needs an `inviteCode` now (never for the very first account).
+    pub invite_required: bool,
+    /// Whether sign-up can succeed at all now.
+    pub registration_open: bool,
+    /// No account exists yet: the next sign-up creates the admin.
+    pub first_user: bool,
+}
+
+#[utoipa::path(get, path = "/api/auth/config", tag = "auth", security(()), responses((status = 200, body = AuthConfig)))]
+async fn config(State(state): State<AppState>) -> Result<Json<AuthConfig>, AppError> {
+    let mode = registration_mode(&state).await?;
+    let first_user = users::count(&state.db).await? == 0;
+    Ok(Json(AuthConfig {
+        registration_mode: mode,
+        invite_required: !first_user && mode == RegistrationMode::InviteOnly,
+        registration_open: first_user || mode != RegistrationMode::Closed,
+        first_user,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePassword {
     current_password: String,
     new_password: String,
     /// Accepted as Better Auth names it; other sessions are always ended (a password change is
@@ -256,12 +387,15 @@ struct ChangePassword {
 /// A signed-in person changes their own password: the current one is checked (with the same
 /// per-account attempt limit as sign-in), every other session of theirs ends, this one stays.
 /// API keys are independent credentials and are kept; they are listed and revoked separately.
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", request_body = ChangePassword,
+    responses((status = 200, body = PasswordChanged), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "An API key", body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
     SessionUser(me): SessionUser,
     ApiJson(body): ApiJson<ChangePassword>,
-) -> Result<Json<Value>, AppError> {
-    let Credential::Session { id: session_id } = &me.credential else {
+) -> Result<Json<PasswordChanged>, AppError> {
+    let Credential::Session { id: session_id, .. } = &me.credential else {
         return Err(AppError::Forbidden(
             "API keys cannot use this endpoint; sign in".to_owned(),
         ));
@@ -282,5 +416,15 @@ async fn change_password(
     let hash = password::hash(&state.hashing, body.new_password).await?;
     users::set_password_and_revoke(&state.db, &me.user.id, &hash, Some(session_id), false).await?;
     tracing::info!(user = %me.user.id, "password changed; other sessions ended");
-    Ok(Json(json!({ "token": Value::Null, "user": me.user.public() })))
+    Ok(Json(PasswordChanged {
+        token: None,
+        user: me.user.public(),
+    }))
+}
+
+/// Better Auth's answer to a password change: no new token (this session stays).
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    pub token: Option<String>,
+    pub user: User,
 }

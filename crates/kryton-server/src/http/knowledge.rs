@@ -5,16 +5,21 @@ use std::collections::{BTreeMap, HashSet};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
 use super::notes::note_path;
 use crate::auth::CurrentUser;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::markdown::{self, LinkResolver};
 use crate::notes;
+use crate::store::iso;
 use crate::store::notes::{self as index, SearchQuery};
+
+#[derive(OpenApi)]
+#[openapi(paths(search, backlinks, graph, tags, notes_with_tag))]
+pub struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,65 +30,157 @@ pub fn router() -> Router<AppState> {
         .route("/api/tags/{*tag_and_notes}", get(notes_with_tag))
 }
 
-#[derive(Deserialize)]
-struct SearchParams {
+/// Matches at most this many notes unless `limit` says fewer.
+const SEARCH_MAX: i64 = 1000;
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// Words, `"quoted phrases"`, `prefix*`; required.
     q: Option<String>,
+    /// 1 to 1000; default 1000 (every match, in practice).
     limit: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub path: String,
+    pub title: String,
+    /// Text around the first match, matches wrapped in `<mark>`.
+    pub snippet: String,
+    pub tags: Vec<String>,
+    pub modified_at: String,
+    /// Higher is better.
+    pub score: f64,
 }
 
 /// Ranked matches over title, tags and content, each with a highlighted snippet. Any query
 /// string is safe: it is reduced to words and quoted phrases (`word*` for a prefix).
+#[utoipa::path(get, path = "/api/search", tag = "knowledge", params(SearchParams),
+    responses((status = 200, body = Vec<SearchHit>), (status = 400, body = ErrorBody)))]
 async fn search(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Query(params): Query<SearchParams>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Vec<SearchHit>>, AppError> {
     let limit = match params.limit.as_deref() {
-        None => 20,
+        None => SEARCH_MAX,
         Some(text) => text
             .parse::<i64>()
             .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| AppError::Validation("limit must be a number from 1 to 100".to_owned()))?,
+            .filter(|n| (1..=SEARCH_MAX).contains(n))
+            .ok_or_else(|| AppError::Validation(format!("limit must be a number from 1 to {SEARCH_MAX}")))?,
     };
     let raw = params.q.unwrap_or_default();
+    if raw.trim().is_empty() {
+        return Err(AppError::Validation("q is required".to_owned()));
+    }
     if raw.chars().count() > 500 {
         return Err(AppError::Validation("q must be at most 500 characters".to_owned()));
     }
     let query = SearchQuery::parse(&raw);
     let words = query.words();
     let rows = index::search(&state.db, &me.user.id, &query, limit).await?;
-    let results: Vec<Value> = rows
+    let results = rows
         .into_iter()
-        .map(|r| json!({ "path": r.path, "title": r.title, "snippet": markdown::snippet(&r.body, &words), "score": r.rank }))
+        .map(|r| SearchHit {
+            snippet: markdown::snippet(&r.body, &words),
+            tags: r.tags.split_whitespace().map(str::to_owned).collect(),
+            modified_at: iso(r.mtime_ms),
+            path: r.path,
+            title: r.title,
+            score: r.rank,
+        })
         .collect();
-    Ok(Json(json!({ "query": raw, "results": results })))
+    Ok(Json(results))
 }
 
-/// Notes linking to this one (resolved like Obsidian: by path, then by unique file name).
+#[derive(Serialize, ToSchema)]
+pub struct Backlink {
+    /// The note that links here.
+    pub path: String,
+    pub title: String,
+    pub alias: Option<String>,
+    pub heading: Option<String>,
+    pub embed: bool,
+}
+
+/// Notes linking to this one (resolved like Obsidian: by path, then by unique file name), one
+/// entry per link.
+#[utoipa::path(get, path = "/api/backlinks/{path}", tag = "knowledge",
+    params(("path" = String, Path, description = "The note's path (slashes allowed)")),
+    responses((status = 200, body = Vec<Backlink>), (status = 400, body = ErrorBody)))]
 async fn backlinks(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Vec<Backlink>>, AppError> {
     let target = note_path(&raw)?;
     let titles = index::titles(&state.db, &me.user.id).await?;
     let paths: Vec<String> = titles.iter().map(|(p, _)| p.clone()).collect();
     let titles: BTreeMap<&str, &str> = titles.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let results: Vec<Value> = notes::links_to(&state.db, &me.user.id, target.as_str(), &paths)
+    let results = notes::links_to(&state.db, &me.user.id, target.as_str(), &paths)
         .await?
         .into_iter()
-        .map(|link| {
-            let title = titles.get(link.source_path.as_str()).copied().unwrap_or_default();
-            json!({ "path": link.source_path, "title": title, "alias": link.alias, "heading": link.heading, "embed": link.embed })
+        .map(|link| Backlink {
+            title: titles
+                .get(link.source_path.as_str())
+                .copied()
+                .unwrap_or_default()
+                .to_owned(),
+            path: link.source_path,
+            alias: link.alias,
+            heading: link.heading,
+            embed: link.embed,
         })
         .collect();
-    Ok(Json(json!({ "path": target.as_str(), "backlinks": results })))
+    Ok(Json(results))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GraphNode {
+    /// The path without `.md` (the original's node id).
+    pub id: String,
+    pub path: String,
+    pub title: String,
+    /// No link in or out.
+    pub orphan: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GraphEdge {
+    pub from_note_id: String,
+    pub to_note_id: String,
+    pub from_path: String,
+    pub to_path: String,
+    pub embed: bool,
+}
+
+/// A link whose target is no note.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokenLink {
+    pub from_path: String,
+    /// As written.
+    pub target: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Graph {
+    pub nodes: Vec<GraphNode>,
+    pub edges: Vec<GraphEdge>,
+    pub broken: Vec<BrokenLink>,
+}
+
+fn node_id(path: &str) -> String {
+    path.strip_suffix(".md").unwrap_or(path).to_owned()
 }
 
 /// Every note as a node, every resolved link as an edge; unresolved links listed as broken;
 /// notes with no link in or out flagged as orphans.
-async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Value>, AppError> {
+#[utoipa::path(get, path = "/api/graph", tag = "knowledge", responses((status = 200, body = Graph)))]
+async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Graph>, AppError> {
     let titles = index::titles(&state.db, &me.user.id).await?;
     let paths: Vec<&str> = titles.iter().map(|(p, _)| p.as_str()).collect();
     let resolver = LinkResolver::new(&paths);
@@ -95,7 +192,13 @@ async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> R
             Some(target) => {
                 connected.insert(link.source_path.clone());
                 connected.insert((*target).to_owned());
-                edges.push(json!({ "source": link.source_path, "target": target, "embed": link.embed }));
+                edges.push(GraphEdge {
+                    from_note_id: node_id(&link.source_path),
+                    to_note_id: node_id(target),
+                    from_path: link.source_path,
+                    to_path: (*target).to_owned(),
+                    embed: link.embed,
+                });
             }
             // An embedded picture or PDF is an attachment, not a missing note.
             None if link.embed
@@ -103,40 +206,72 @@ async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> R
                     .target
                     .rsplit_once('.')
                     .is_some_and(|(_, ext)| !ext.eq_ignore_ascii_case("md")) => {}
-            None => broken.push(json!({ "source": link.source_path, "target": link.target })),
+            None => broken.push(BrokenLink {
+                from_path: link.source_path,
+                target: link.target,
+            }),
         }
     }
-    let nodes: Vec<Value> = titles
+    let nodes = titles
         .iter()
-        .map(|(path, title)| json!({ "id": path, "title": title, "orphan": !connected.contains(path) }))
+        .map(|(path, title)| GraphNode {
+            id: node_id(path),
+            path: path.clone(),
+            title: title.clone(),
+            orphan: !connected.contains(path),
+        })
         .collect();
-    Ok(Json(json!({ "nodes": nodes, "edges": edges, "broken": broken })))
+    Ok(Json(Graph { nodes, edges, broken }))
 }
 
-async fn tags(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Value>, AppError> {
-    let tags: Vec<Value> = index::tag_counts(&state.db, &me.user.id)
+#[derive(Serialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: i64,
+}
+
+#[utoipa::path(get, path = "/api/tags", tag = "knowledge", responses((status = 200, body = Vec<TagCount>)))]
+async fn tags(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Vec<TagCount>>, AppError> {
+    let tags = index::tag_counts(&state.db, &me.user.id)
         .await?
         .into_iter()
-        .map(|(tag, count)| json!({ "tag": tag, "count": count }))
+        .map(|(tag, count)| TagCount { tag, count })
         .collect();
-    Ok(Json(json!(tags)))
+    Ok(Json(tags))
 }
 
-/// `GET /api/tags/{tag}/notes`; nested tags keep their slashes (`/api/tags/project/alpha/notes`).
+/// A note carrying a tag: `path` (newer clients) and `notePath` (older ones) are the same.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaggedNote {
+    pub path: String,
+    pub note_path: String,
+    pub title: String,
+}
+
+/// `GET /api/tags/{tag}/notes`; nested tags keep their slashes (`/api/tags/project/alpha/notes`)
+/// and a tag finds the notes of its nested tags too.
+#[utoipa::path(get, path = "/api/tags/{tag}/notes", tag = "knowledge",
+    params(("tag" = String, Path, description = "The tag, without `#`; nested tags keep their slashes")),
+    responses((status = 200, body = Vec<TaggedNote>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn notes_with_tag(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Path(rest): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Vec<TaggedNote>>, AppError> {
     let tag = rest
         .strip_suffix("/notes")
         .ok_or_else(|| AppError::NotFound("expected /api/tags/{tag}/notes".to_owned()))?;
     let tag = markdown::normalize_tag(tag.trim_start_matches('#'))
         .ok_or_else(|| AppError::Validation("not a valid tag".to_owned()))?;
-    let notes: Vec<Value> = index::notes_with_tag(&state.db, &me.user.id, &tag)
+    let notes = index::notes_with_tag(&state.db, &me.user.id, &tag)
         .await?
         .into_iter()
-        .map(|(path, title)| json!({ "path": path, "title": title }))
+        .map(|(path, title)| TaggedNote {
+            note_path: path.clone(),
+            path,
+            title,
+        })
         .collect();
-    Ok(Json(json!({ "tag": tag, "notes": notes })))
+    Ok(Json(notes))
 }

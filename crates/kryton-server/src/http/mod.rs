@@ -10,6 +10,7 @@ pub mod json;
 mod knowledge;
 mod notes;
 mod security;
+pub mod openapi;
 mod version;
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    // Everything but the probes and the version goes through authentication and rate limits.
+    // Everything but the probes, the version and the API document goes through authentication and rate limits.
     let api = Router::new()
         .merge(auth::router())
         .merge(api_keys::router())
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(version::router())
+        .merge(openapi::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
         // Outermost, so that every answer (probes, errors, the web app) gets the headers.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::code::mask;
 
 /// One `[[Target#heading|alias]]` (or `![[…]]` embed) as written.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WikiLink {
     /// As written, trimmed: `Folder/Note`, `Note.md`, `image.png`.

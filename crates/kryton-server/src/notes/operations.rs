@@ -13,7 +13,7 @@ use crate::vault::journal::{Intent, Outcome};
 use crate::vault::{FolderPath, NotePath, Vault};
 
 /// One rewritten note, as the rename routes answer it.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Rewritten {
     pub path: String,
     pub links: usize,

@@ -13,7 +13,7 @@ pub const KEY_PREFIX: &str = "kryton_";
 /// How much of a key is kept in clear to recognise it in a list.
 const SHOWN_PREFIX_LEN: usize = 15;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Scope {
     #[serde(rename = "read-only")]
     ReadOnly,
@@ -50,7 +50,7 @@ pub struct ApiKeyRow {
 }
 
 /// A key as listed: never the secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     pub id: String,

@@ -146,7 +146,10 @@ pub async fn notes_with_tag(db: &Database, user_id: &str, tag: &str) -> Result<V
 pub struct SearchRow {
     pub path: String,
     pub title: String,
+    /// Space-separated, as indexed.
+    pub tags: String,
     pub body: String,
+    pub mtime_ms: i64,
     pub rank: f64,
 }
 
@@ -236,7 +239,7 @@ pub async fn search(
     match db {
         Database::Postgres(pool) => {
             sqlx::query_as(
-                "SELECT path, title, body, ts_rank_cd(search, q)::float8 AS rank \
+                "SELECT path, title, tags, body, mtime_ms, ts_rank_cd(search, q)::float8 AS rank \
                  FROM notes, to_tsquery('simple', $2) q \
                  WHERE user_id = $1 AND search @@ q ORDER BY rank DESC, path LIMIT $3",
             )
@@ -249,7 +252,7 @@ pub async fn search(
         // CROSS JOIN keeps FTS5 as the outer loop: the match runs once, not once per note of the user.
         Database::Sqlite(pool) => {
             sqlx::query_as(
-                "SELECT n.path, n.title, n.body, -bm25(notes_fts, 10.0, 5.0, 1.0) AS rank \
+                "SELECT n.path, n.title, n.tags, n.body, n.mtime_ms, -bm25(notes_fts, 10.0, 5.0, 1.0) AS rank \
                  FROM notes_fts CROSS JOIN notes n ON n.rowid = notes_fts.rowid \
                  WHERE notes_fts MATCH $2 AND n.user_id = $1 ORDER BY rank DESC, n.path LIMIT $3",
             )

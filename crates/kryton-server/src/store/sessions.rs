@@ -9,6 +9,7 @@ use super::{new_id, now_ms, random_hex, sha256_hex};
 pub struct SessionRow {
     pub id: String,
     pub user_id: String,
+    pub created_at: i64,
     pub expires_at: i64,
     pub refreshed_at: i64,
 }
@@ -27,6 +28,7 @@ pub async fn create(db: &Database, user_id: &str, ttl_ms: i64) -> Result<NewSess
     let row = SessionRow {
         id: new_id(),
         user_id: user_id.to_owned(),
+        created_at: now,
         expires_at: now + ttl_ms,
         refreshed_at: now,
     };
@@ -38,8 +40,7 @@ pub async fn create(db: &Database, user_id: &str, ttl_ms: i64) -> Result<NewSess
 
 /// The unexpired session for a token.
 pub async fn by_token(db: &Database, token: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-    const SQL: &str =
-        "SELECT id, user_id, expires_at, refreshed_at FROM sessions WHERE token_hash = $1 AND expires_at > $2";
+    const SQL: &str = "SELECT id, user_id, created_at, expires_at, refreshed_at FROM sessions WHERE token_hash = $1 AND expires_at > $2";
     on_db!(db, pool => sqlx::query_as(SQL).bind(sha256_hex(token)).bind(now_ms()).fetch_optional(pool).await)
 }
 

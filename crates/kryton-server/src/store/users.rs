@@ -8,7 +8,7 @@ use crate::on_db;
 
 use super::{iso, new_id, now_ms};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -43,8 +43,8 @@ pub struct UserRow {
     pub updated_at: i64,
 }
 
-/// A user as the API shows it: never the password hash.
-#[derive(Clone, Debug, Serialize)]
+/// A user as the API shows it (the original's Better Auth fields): never the password hash.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -52,7 +52,14 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    /// Always false: this server sends no mail.
+    pub email_verified: bool,
+    /// Always null: no avatars.
+    pub image: Option<String>,
+    /// Always false: no second factor yet.
+    pub two_factor_enabled: bool,
     pub created_at: String,
+    pub updated_at: String,
 }
 
 impl UserRow {
@@ -66,7 +73,11 @@ impl UserRow {
             name: self.name.clone(),
             role: self.role(),
             disabled: self.disabled,
+            email_verified: false,
+            image: None,
+            two_factor_enabled: false,
             created_at: iso(self.created_at),
+            updated_at: iso(self.updated_at),
         }
     }
 }
@@ -153,7 +164,7 @@ pub async fn create(db: &Database, new: NewUser<'_>) -> Result<UserRow, CreateEr
     const INSERT: &str = "INSERT INTO users (id, email, name, password_hash, role, disabled, created_at, updated_at) \
         VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6) \
         RETURNING id, email, name, password_hash, role, disabled, created_at, updated_at";
-    const CONSUME: &str = "UPDATE invites SET used_at = $1, used_by = $2 WHERE id = $3";
+    const CONSUME: &str = "UPDATE invites SET used_at = $1, used_by = $2, code = NULL WHERE id = $3";
     let id = new_id();
     let now = now_ms();
     let result: Result<UserRow, CreateError> = on_db!(db, pool => {

@@ -250,7 +250,7 @@ pub struct NoteFile {
 }
 
 /// Whether an entry is a note file or a folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     Folder,
@@ -258,7 +258,7 @@ pub enum EntryKind {
 }
 
 /// One node of the tree: folders carry their children, files their title-free name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TreeNode {
     pub name: String,
@@ -266,6 +266,7 @@ pub struct TreeNode {
     #[serde(rename = "type")]
     pub kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub children: Option<Vec<TreeNode>>,
 }
 
@@ -411,6 +412,17 @@ impl Vault {
     pub fn create(&self, path: &NotePath, content: &str) -> Result<String> {
         let _lock = self.lock()?;
         self.create_locked(path, content)
+    }
+
+    /// Creates the note, or overwrites it when it exists (the old text goes to the history), under
+    /// one lock so that two writers cannot both "create". Returns the ETag and whether it was new.
+    pub fn upsert(&self, path: &NotePath, content: &str) -> Result<(String, bool)> {
+        let _lock = self.lock()?;
+        match self.update_locked(path, content, None) {
+            Ok(hash) => Ok((hash, false)),
+            Err(VaultError::NotFound(_)) => self.create_locked(path, content).map(|hash| (hash, true)),
+            Err(e) => Err(e),
+        }
     }
 
     fn create_locked(&self, path: &NotePath, content: &str) -> Result<String> {

@@ -457,7 +457,7 @@ impl Server {
         request = match who {
             As::Nobody => request,
             As::Bearer(token) => request.bearer_auth(token),
-            As::Cookie(token) => request.header("cookie", format!("kryton_session={token}")),
+            As::Cookie(token) => request.header("cookie", format!("kryton.session_token={token}")),
             As::Header(value) => request.header("authorization", value),
         };
         if let Some(body) = body {
@@ -481,7 +481,7 @@ impl Server {
         let (status, json) = self
             .request("POST", "/api/auth/sign-up/email", &As::Nobody, Some(body))
             .await;
-        assert_eq!(status, 201, "sign-up of {email}: {json}");
+        assert_eq!(status, 200, "sign-up of {email}: {json}");
         (
             json["user"]["id"].as_str().unwrap().to_owned(),
             json["session"]["token"].as_str().unwrap().to_owned(),
