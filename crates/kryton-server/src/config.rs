@@ -88,6 +88,9 @@ pub struct Settings {
     /// How long deleted notes stay in the trash before the background purge removes them.
     #[arg(long, env = "TRASH_RETENTION", global = true, default_value = "720h")]
     pub trash_retention: String,
+    /// Largest accepted file upload (`POST /api/files`), in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", global = true, default_value = "26214400")]
+    pub max_upload_bytes: String,
     /// Testing aid: read migrations from this directory instead of the embedded ones.
     #[arg(long, env = "KRYTON_MIGRATIONS_DIR", global = true, hide = true)]
     pub migrations_dir: Option<PathBuf>,
@@ -177,6 +180,7 @@ pub struct Config {
     pub trust_proxy: bool,
     pub history_limit: usize,
     pub trash_retention: Duration,
+    pub max_upload_bytes: u64,
 }
 
 /// Every problem found, one per line, each naming its variable.
@@ -233,6 +237,16 @@ impl Settings {
         let history_limit = count("HISTORY_LIMIT", &self.history_limit) as usize;
         let auth_rate_limit_max = count("AUTH_RATE_LIMIT_MAX", &self.auth_rate_limit_max);
         let api_key_rate_limit_max = count("API_KEY_RATE_LIMIT_MAX", &self.api_key_rate_limit_max);
+        let max_upload_bytes = match self.max_upload_bytes.trim().parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                check(
+                    "MAX_UPLOAD_BYTES",
+                    Err(format!("{:?} is not a positive whole number of bytes", self.max_upload_bytes)),
+                );
+                1
+            }
+        };
         let registration_mode = RegistrationMode::parse(self.registration_mode.trim()).unwrap_or_else(|| {
             check(
                 "REGISTRATION_MODE",
@@ -351,6 +365,7 @@ impl Settings {
             trust_proxy,
             history_limit,
             trash_retention,
+            max_upload_bytes,
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod object_store;
 pub mod store;
 pub mod telemetry;
 pub mod upgrade_check;
+pub mod user_settings;
 pub mod vault;
 pub mod version;
 

@@ -9,6 +9,7 @@ mod history;
 pub mod json;
 mod knowledge;
 mod notes;
+mod settings;
 mod version;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(knowledge::router())
         .merge(history::router())
         .merge(daily::router())
+        .merge(settings::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
     Router::new()

@@ -5,9 +5,10 @@
 
 pub mod fs;
 pub mod path;
+pub mod sample;
 
 pub use fs::{
     EntryKind, HistoryVersion, Note, NoteFile, Restored, TrashEntry, TreeNode, Vault, VaultError, content_hash,
     daily_note_path, write_atomic,
 };
-pub use path::{FolderPath, NotePath, PathError};
+pub use path::{FilePath, FolderPath, NotePath, PathError};
