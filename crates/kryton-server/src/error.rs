@@ -25,6 +25,8 @@ pub enum AppError {
     Conflict(String),
     #[error("{message}")]
     PreconditionFailed { message: String, details: Option<Value> },
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("{0}")]
@@ -42,6 +44,7 @@ impl AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             AppError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             AppError::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
+            AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             AppError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),

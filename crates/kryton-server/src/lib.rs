@@ -2,6 +2,7 @@
 //!
 //! Every boot brings the schema forward before the HTTP listener opens; see [`boot`].
 
+pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod boot;

@@ -4,6 +4,7 @@ mod admin;
 mod api_keys;
 mod auth;
 mod daily;
+mod files;
 mod health;
 mod history;
 pub mod json;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(history::router())
         .merge(daily::router())
         .merge(settings::router())
+        .merge(files::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
     Router::new()
