@@ -86,6 +86,10 @@ async fn upgrade_matrix(backend: Backend) {
         );
         let (_, tagged) = s.request("GET", "/api/tags/fixturetag/notes", &key, None).await;
         assert_eq!(tagged["notes"][0]["path"], "Fixture.md", "k={k}");
+        if k >= 4 {
+            let (_, settings) = s.request("GET", "/api/settings", &key, None).await;
+            assert_eq!(settings["theme"], "fixture-dark", "k={k}: the fixture setting survives");
+        }
     }
 }
 both_backends!(upgrade_matrix);
