@@ -136,7 +136,10 @@ pub fn percent_encode(text: &str) -> String {
 /// Types a browser would run as active content when opened directly: always served as a
 /// download, never inline.
 pub fn is_active_content(name: &str) -> bool {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     matches!(
         ext.as_str(),
         "svg" | "svgz" | "html" | "htm" | "xhtml" | "xht" | "xml" | "xsl" | "js" | "mjs" | "swf"

@@ -242,7 +242,10 @@ impl Settings {
             _ => {
                 check(
                     "MAX_UPLOAD_BYTES",
-                    Err(format!("{:?} is not a positive whole number of bytes", self.max_upload_bytes)),
+                    Err(format!(
+                        "{:?} is not a positive whole number of bytes",
+                        self.max_upload_bytes
+                    )),
                 );
                 1
             }

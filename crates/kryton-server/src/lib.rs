@@ -6,6 +6,7 @@ pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod boot;
+pub mod canvas;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -37,10 +37,10 @@ fn vault_dir(s: &Server, user: &str) -> PathBuf {
 /// Every entry (hidden ones included) under the user's attachments folder.
 fn attachment_entries(s: &Server, user: &str) -> Vec<String> {
     let dir = vault_dir(s, user).join("attachments");
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut names: Vec<String> = entries
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     names
 }
@@ -80,12 +80,20 @@ async fn settings(backend: Backend) {
         .await;
     assert_eq!(
         (status, body),
-        (200, json!({"key": "theme", "value": "dark", "message": "Setting updated"}))
+        (
+            200,
+            json!({"key": "theme", "value": "dark", "message": "Setting updated"})
+        )
     );
     s.request("PUT", "/api/settings/theme", &ann, Some(json!({"value": "light"})))
         .await;
-    s.request("PUT", "/api/settings/starred", &ann, Some(json!({"value": "[\"Welcome.md\"]"})))
-        .await;
+    s.request(
+        "PUT",
+        "/api/settings/starred",
+        &ann,
+        Some(json!({"value": "[\"Welcome.md\"]"})),
+    )
+    .await;
     assert_eq!(
         s.request("GET", "/api/settings", &ann, None).await,
         (200, json!({"theme": "light", "starred": "[\"Welcome.md\"]"}))
@@ -99,13 +107,20 @@ async fn settings(backend: Backend) {
     let bad: Vec<(String, Value)> = vec![
         ("/api/settings/bad%20key".to_owned(), json!({"value": "x"})),
         (format!("/api/settings/{}", "k".repeat(101)), json!({"value": "x"})),
-        ("/api/settings/theme".to_owned(), json!({"value": "x".repeat(64 * 1024 + 1)})),
+        (
+            "/api/settings/theme".to_owned(),
+            json!({"value": "x".repeat(64 * 1024 + 1)}),
+        ),
         ("/api/settings/theme".to_owned(), json!({"value": 3})),
         ("/api/settings/theme".to_owned(), json!({})),
     ];
     for (path, body) in bad {
         let (status, answer) = s.request("PUT", &path, &ann, Some(body)).await;
-        assert_eq!((status, answer["code"].as_str()), (400, Some("VALIDATION_ERROR")), "{path}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{path}"
+        );
         assert!(answer["error"].is_string());
     }
     assert_eq!(
@@ -128,7 +143,15 @@ async fn settings(backend: Backend) {
         .request("PUT", "/api/settings/theme", &ann, Some(json!({"value": "blue"})))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(s.request("GET", "/api/settings", &ann, None).await.1.as_object().unwrap().len(), 200);
+    assert_eq!(
+        s.request("GET", "/api/settings", &ann, None)
+            .await
+            .1
+            .as_object()
+            .unwrap()
+            .len(),
+        200
+    );
 }
 both_backends!(settings);
 
@@ -143,7 +166,12 @@ async fn first_run_vault(backend: Backend) {
         u8::from(today.month()),
         today.day()
     );
-    for path in ["Welcome.md", "Projects/First project.md", "Ideas/Small notes.md", daily.as_str()] {
+    for path in [
+        "Welcome.md",
+        "Projects/First project.md",
+        "Ideas/Small notes.md",
+        daily.as_str(),
+    ] {
         let (status, note) = s.request("GET", &format!("/api/notes/{path}"), &ann, None).await;
         assert_eq!(status, 200, "{path}: {note}");
     }
@@ -164,9 +192,14 @@ async fn first_run_vault(backend: Backend) {
         );
     }
     assert_eq!(graph["broken"], json!([]), "every sample link resolves");
-    let (_, back) = s.request("GET", "/api/backlinks/Projects/First project", &ann, None).await;
+    let (_, back) = s
+        .request("GET", "/api/backlinks/Projects/First project", &ann, None)
+        .await;
     let back = back.to_string();
-    assert!(back.contains("Welcome.md") && back.contains("Ideas/Small notes.md"), "{back}");
+    assert!(
+        back.contains("Welcome.md") && back.contains("Ideas/Small notes.md"),
+        "{back}"
+    );
     // The daily note exists already: asking for today's answers it without creating.
     let (status, _) = s.request("POST", "/api/daily", &ann, None).await;
     assert_eq!(status, 200);
@@ -192,9 +225,15 @@ async fn upload_and_serve(backend: Backend) {
         stored,
         json!({"path": "attachments/photo.png", "url": "/api/files/attachments/photo.png"})
     );
-    assert_eq!(std::fs::read(vault_dir(&s, &ann_id).join("attachments/photo.png")).unwrap(), PNG);
+    assert_eq!(
+        std::fs::read(vault_dir(&s, &ann_id).join("attachments/photo.png")).unwrap(),
+        PNG
+    );
     let (_, again) = upload(&s, &ann, "photo.png", b"other".to_vec()).await;
-    assert_eq!(again["path"], "attachments/photo-2.png", "a taken name is never overwritten");
+    assert_eq!(
+        again["path"], "attachments/photo-2.png",
+        "a taken name is never overwritten"
+    );
     let (_, spaced) = upload(&s, &ann, "my scan.pdf", b"%PDF-1.4".to_vec()).await;
     assert_eq!(spaced["url"], "/api/files/attachments/my%20scan.pdf");
 
@@ -207,7 +246,13 @@ async fn upload_and_serve(backend: Backend) {
     assert_eq!(headers["accept-ranges"], "bytes");
     let etag = headers["etag"].to_str().unwrap().to_owned();
     assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
-    let cached = get(&s, &ann, "/api/files/attachments/photo.png", &[("if-none-match", &etag)]).await;
+    let cached = get(
+        &s,
+        &ann,
+        "/api/files/attachments/photo.png",
+        &[("if-none-match", &etag)],
+    )
+    .await;
     assert_eq!(cached.status(), 304);
     let ranged = get(&s, &ann, "/api/files/attachments/photo.png", &[("range", "bytes=8-17")]).await;
     assert_eq!(ranged.status(), 206);
@@ -221,19 +266,41 @@ async fn upload_and_serve(backend: Backend) {
     let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>".to_vec();
     let (_, stored_svg) = upload(&s, &ann, "draw.svg", svg).await;
     let served = get(&s, &ann, stored_svg["url"].as_str().unwrap(), &[]).await;
-    assert!(served.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
-    assert!(served.headers()["content-security-policy"].to_str().unwrap().contains("sandbox"));
+    assert!(
+        served.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(
+        served.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
 
     // Path attacks and bad names: 400, nothing written.
     let before = attachment_entries(&s, &ann_id);
-    for name in ["../evil.png", "..", ".hidden.png", "a\\b.png", "con.png", "note.md", "x/../../y.png"] {
+    for name in [
+        "../evil.png",
+        "..",
+        ".hidden.png",
+        "a\\b.png",
+        "con.png",
+        "note.md",
+        "x/../../y.png",
+    ] {
         let (status, answer) = upload(&s, &ann, name, b"x".to_vec()).await;
         assert_eq!(status, 400, "{name}: {answer}");
         assert!(answer["error"].is_string());
     }
     assert_eq!(attachment_entries(&s, &ann_id), before);
     assert!(!vault_dir(&s, &ann_id).join("evil.png").exists());
-    for path in ["/api/files/..%2F..%2Fetc%2Fpasswd", "/api/files/.trash/x.png", "/api/files/.kryton.lock"] {
+    for path in [
+        "/api/files/..%2F..%2Fetc%2Fpasswd",
+        "/api/files/.trash/x.png",
+        "/api/files/.kryton.lock",
+    ] {
         let status = get(&s, &ann, path, &[]).await.status().as_u16();
         assert!(status == 400 || status == 404, "{path}: {status}");
     }
@@ -249,14 +316,24 @@ async fn upload_and_serve(backend: Backend) {
     assert_eq!(response.status(), 400, "no file field");
 
     // Isolation.
-    assert_eq!(get(&s, &bob, "/api/files/attachments/photo.png", &[]).await.status(), 404);
-    let (status, _) = s.request("DELETE", "/api/files/attachments/photo.png", &bob, None).await;
+    assert_eq!(
+        get(&s, &bob, "/api/files/attachments/photo.png", &[]).await.status(),
+        404
+    );
+    let (status, _) = s
+        .request("DELETE", "/api/files/attachments/photo.png", &bob, None)
+        .await;
     assert_eq!(status, 404);
 
     // Trash and back.
-    let (status, trashed) = s.request("DELETE", "/api/files/attachments/photo.png", &ann, None).await;
+    let (status, trashed) = s
+        .request("DELETE", "/api/files/attachments/photo.png", &ann, None)
+        .await;
     assert_eq!(status, 200, "{trashed}");
-    assert_eq!(get(&s, &ann, "/api/files/attachments/photo.png", &[]).await.status(), 404);
+    assert_eq!(
+        get(&s, &ann, "/api/files/attachments/photo.png", &[]).await.status(),
+        404
+    );
     let (_, trash) = s.request("GET", "/api/trash", &ann, None).await;
     assert!(trash.to_string().contains("attachments/photo.png"), "{trash}");
     let trash_path = trashed["trashPath"].as_str().unwrap().to_owned();
@@ -277,7 +354,11 @@ async fn upload_limit(backend: Backend) {
     assert_eq!(status, 200, "{ok}");
     let before = attachment_entries(&s, &ann_id);
     let (status, answer) = upload(&s, &ann, "big.bin", vec![7u8; 1024 * 1024 + 200 * 1024]).await;
-    assert_eq!((status, answer["code"].as_str()), (413, Some("PAYLOAD_TOO_LARGE")), "{answer}");
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE")),
+        "{answer}"
+    );
     assert_eq!(attachment_entries(&s, &ann_id), before, "nothing left behind");
 }
 both_backends!(upload_limit);
@@ -303,7 +384,8 @@ async fn large_upload_keeps_memory_flat(backend: Backend) {
     // Warm the upload path once so its one-time allocations are in the baseline.
     upload(&s, &ann, "warm.bin", vec![1u8; CHUNK]).await;
     let baseline = rss_kib(pid, "VmHWM:");
-    let chunks = futures_util::stream::iter((0..SIZE / CHUNK).map(|i| Ok::<_, std::io::Error>(vec![(i % 251) as u8; CHUNK])));
+    let chunks =
+        futures_util::stream::iter((0..SIZE / CHUNK).map(|i| Ok::<_, std::io::Error>(vec![(i % 251) as u8; CHUNK])));
     let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(chunks), SIZE as u64)
         .file_name("big.bin");
     let response = s
@@ -324,3 +406,90 @@ async fn large_upload_keeps_memory_flat(backend: Backend) {
     std::fs::remove_file(file).unwrap();
 }
 both_backends!(large_upload_keeps_memory_flat);
+
+/// Canvas documents: create, list, read, update, delete (to the trash), validation, isolation.
+async fn canvas_crud(backend: Backend) {
+    let s = server(backend, &[]).await;
+    let (ann_id, ann) = user(&s, "ann@example.org").await;
+    let (_, bob) = user(&s, "bob@example.org").await;
+    assert_eq!(s.request("GET", "/api/canvas", &ann, None).await, (200, json!([])));
+    let (status, made) = s
+        .request("POST", "/api/canvas", &ann, Some(json!({"name": "plan"})))
+        .await;
+    assert_eq!(
+        (status, made),
+        (201, json!({"name": "plan.canvas", "message": "Canvas file created"}))
+    );
+    assert_eq!(
+        s.request("GET", "/api/canvas/plan", &ann, None).await,
+        (200, json!({"nodes": [], "edges": []}))
+    );
+    let (status, _) = s
+        .request("POST", "/api/canvas", &ann, Some(json!({"name": "plan"})))
+        .await;
+    assert_eq!(status, 409);
+    let doc = json!({
+        "nodes": [
+            {"id": "a", "type": "text", "text": "Hello", "x": 0, "y": 0, "width": 200, "height": 100},
+            {"id": "b", "type": "file", "file": "Welcome.md", "x": 300, "y": 0, "width": 200, "height": 100, "color": "2"},
+            {"id": "g", "type": "group", "x": -10, "y": -10, "width": 600, "height": 200, "label": "G"}
+        ],
+        "edges": [{"id": "e", "fromNode": "a", "toNode": "b", "fromSide": "right", "toEnd": "arrow"}]
+    });
+    let (status, updated) = s.request("PUT", "/api/canvas/plan", &ann, Some(doc.clone())).await;
+    assert_eq!(
+        (status, updated["message"].as_str()),
+        (200, Some("Canvas file updated"))
+    );
+    assert_eq!(s.request("GET", "/api/canvas/plan.canvas", &ann, None).await.1, doc);
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(vault_dir(&s, &ann_id).join("Canvas/plan.canvas")).unwrap()).unwrap();
+    assert_eq!(on_disk, doc);
+    assert_eq!(s.request("GET", "/api/canvas", &ann, None).await.1, json!(["plan"]));
+
+    let bad = [
+        json!([]),
+        json!({"nodes": {}}),
+        json!({"nodes": [{"id": "a", "type": "text", "x": 0, "y": 0, "width": 1, "height": 1}]}),
+        json!({"nodes": [{"id": "a", "type": "blob", "x": 0, "y": 0, "width": 1, "height": 1}]}),
+        json!({"nodes": [{"id": "a", "type": "group", "x": "0", "y": 0, "width": 1, "height": 1}]}),
+        json!({"nodes": [
+            {"id": "a", "type": "group", "x": 0, "y": 0, "width": 1, "height": 1},
+            {"id": "a", "type": "group", "x": 0, "y": 0, "width": 1, "height": 1}]}),
+        json!({"nodes": [], "edges": [{"id": "e", "fromNode": "x", "toNode": "y"}]}),
+        json!({"nodes": [{"id": "a", "type": "group", "x": 0, "y": 0, "width": 1, "height": 1}],
+               "edges": [{"id": "e", "fromNode": "a", "toNode": "a", "toSide": "middle"}]}),
+    ];
+    for doc in bad {
+        let (status, answer) = s.request("PUT", "/api/canvas/plan", &ann, Some(doc.clone())).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("VALIDATION_ERROR")),
+            "{doc}"
+        );
+    }
+    assert_eq!(
+        on_disk,
+        {
+            let (_, now) = s.request("GET", "/api/canvas/plan", &ann, None).await;
+            now
+        },
+        "refused writes change nothing"
+    );
+    for name in ["..", ".hidden", "con"] {
+        let (status, _) = s
+            .request("POST", "/api/canvas", &ann, Some(json!({"name": name})))
+            .await;
+        assert_eq!(status, 400, "{name}");
+    }
+    assert_eq!(s.request("GET", "/api/canvas/plan", &bob, None).await.0, 404);
+    assert_eq!(s.request("GET", "/api/canvas", &bob, None).await.1, json!([]));
+
+    let (status, gone) = s.request("DELETE", "/api/canvas/plan", &ann, None).await;
+    assert_eq!((status, gone), (200, json!({"message": "Canvas file deleted"})));
+    assert_eq!(s.request("GET", "/api/canvas/plan", &ann, None).await.0, 404);
+    assert_eq!(s.request("DELETE", "/api/canvas/plan", &ann, None).await.0, 404);
+    let (_, trash) = s.request("GET", "/api/trash", &ann, None).await;
+    assert!(trash.to_string().contains("Canvas/plan.canvas"), "{trash}");
+}
+both_backends!(canvas_crud);

@@ -71,7 +71,9 @@ async fn upload(
             path: stored.as_str().to_owned(),
         }));
     }
-    Err(AppError::Validation("No file provided (multipart field `file`)".to_owned()))
+    Err(AppError::Validation(
+        "No file provided (multipart field `file`)".to_owned(),
+    ))
 }
 
 /// A strong validator from size and modification time (files are replaced, never edited in
@@ -103,7 +105,9 @@ async fn serve(
     request: Request,
 ) -> Result<Response, AppError> {
     let (path, abs) = attachments::find(&state.config, &me.user.id, &raw).await?;
-    let meta = tokio::fs::metadata(&abs).await.map_err(|e| AppError::Internal(e.into()))?;
+    let meta = tokio::fs::metadata(&abs)
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     let etag = etag_of(&meta);
     let mut response = if if_none_match(request.headers(), &etag) {
         StatusCode::NOT_MODIFIED.into_response()
@@ -115,7 +119,11 @@ async fn serve(
             .into_response()
     };
     let name = path.file_name();
-    let disposition = if attachments::is_active_content(name) { "attachment" } else { "inline" };
+    let disposition = if attachments::is_active_content(name) {
+        "attachment"
+    } else {
+        "inline"
+    };
     let headers = response.headers_mut();
     let value = |text: String| HeaderValue::from_str(&text).map_err(|e| AppError::Internal(e.into()));
     headers.insert(header::ETAG, value(etag)?);

@@ -3,6 +3,7 @@
 mod admin;
 mod api_keys;
 mod auth;
+mod canvas;
 mod daily;
 mod files;
 mod health;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(daily::router())
         .merge(settings::router())
         .merge(files::router())
+        .merge(canvas::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
     Router::new()

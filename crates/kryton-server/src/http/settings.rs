@@ -34,7 +34,10 @@ pub struct SettingUpdated {
 }
 
 /// Every setting of the caller, as one object of strings.
-async fn list(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<BTreeMap<String, String>>, AppError> {
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> Result<Json<BTreeMap<String, String>>, AppError> {
     Ok(Json(user_settings::all(&state.db, &me.user.id).await?))
 }
 

@@ -382,7 +382,11 @@ impl Vault {
             let candidate = if n == 1 {
                 format!("{}/{name}", folder.as_str())
             } else {
-                with_suffix(&format!("{}/{name}", folder.as_str()), EntryKind::File, &format!("-{n}"))
+                with_suffix(
+                    &format!("{}/{name}", folder.as_str()),
+                    EntryKind::File,
+                    &format!("-{n}"),
+                )
             };
             let path = FilePath::parse(&candidate)?;
             let target = path.resolve(&self.root)?;
@@ -423,7 +427,11 @@ impl Vault {
                 if name.starts_with('.') {
                     continue;
                 }
-                let child_rel = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+                let child_rel = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
                 let file_type = entry.file_type()?;
                 if file_type.is_dir() {
                     stack.push((entry.path(), child_rel));
@@ -436,6 +444,41 @@ impl Vault {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Writes a file that is not a note atomically and durably; with `create_new`, refuses
+    /// (409) when something is already there.
+    pub fn write_file(&self, path: &FilePath, bytes: &[u8], create_new: bool) -> Result<()> {
+        let _lock = self.lock()?;
+        let file = path.resolve(&self.root)?;
+        if create_new && exists(&file)? {
+            return Err(VaultError::AlreadyExists);
+        }
+        write_atomic(&file, bytes)?;
+        Ok(())
+    }
+
+    /// The names of the regular files directly in `folder` ending in `suffix`, without it, sorted.
+    pub fn file_names(&self, folder: &FolderPath, suffix: &str) -> Result<Vec<String>> {
+        let dir = folder.resolve(&self.root)?;
+        if !is_dir(&dir)? {
+            return Ok(Vec::new());
+        }
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !name.starts_with('.')
+                && entry.file_type()?.is_file()
+                && let Some(stem) = name.strip_suffix(suffix)
+            {
+                names.push(stem.to_owned());
+            }
+        }
+        names.sort_by(|a, b| alphabetical(a, b));
+        Ok(names)
     }
 
     /// Moves a file that is not a note to the trash, like a note.

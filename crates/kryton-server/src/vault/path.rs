@@ -464,7 +464,10 @@ mod tests {
 
     #[test]
     fn file_paths_follow_the_note_rules_without_a_suffix() {
-        assert_eq!(FilePath::parse("attachments/a b.png").unwrap().as_str(), "attachments/a b.png");
+        assert_eq!(
+            FilePath::parse("attachments/a b.png").unwrap().as_str(),
+            "attachments/a b.png"
+        );
         assert_eq!(FilePath::parse("x.png").unwrap().file_name(), "x.png");
         assert!(matches!(FilePath::parse("../x.png"), Err(PathError::DotSegment)));
         assert!(matches!(FilePath::parse("a/.hidden.png"), Err(PathError::Hidden)));

@@ -87,7 +87,10 @@ pub fn notes(today: time::Date) -> Vec<(String, String)> {
             format!("{TEMPLATES_FOLDER}/{DAILY_TEMPLATE}.md"),
             DAILY_TEMPLATE_TEXT.to_owned(),
         ),
-        (format!("{TEMPLATES_FOLDER}/Meeting.md"), MEETING_TEMPLATE_TEXT.to_owned()),
+        (
+            format!("{TEMPLATES_FOLDER}/Meeting.md"),
+            MEETING_TEMPLATE_TEXT.to_owned(),
+        ),
     ]
 }
 

@@ -722,7 +722,12 @@ fn init_writes_the_sample_vault_once() {
     let written: Vec<String> = v.init(today).unwrap().iter().map(|p| p.as_str().to_owned()).collect();
     assert_eq!(written.len(), 6, "{written:?}");
     assert!(v.read(&np("Welcome")).unwrap().content.contains("[[First project]]"));
-    assert!(v.read(&np("Daily/2026-12-03")).unwrap().content.starts_with("# 2026-12-03"));
+    assert!(
+        v.read(&np("Daily/2026-12-03"))
+            .unwrap()
+            .content
+            .starts_with("# 2026-12-03")
+    );
     assert_eq!(v.templates().unwrap(), ["Daily", "Meeting"]);
     assert!(v.init(today).unwrap().is_empty(), "written once");
     for path in written {
