@@ -493,3 +493,43 @@ async fn canvas_crud(backend: Backend) {
     assert!(trash.to_string().contains("Canvas/plan.canvas"), "{trash}");
 }
 both_backends!(canvas_crud);
+
+/// A backup taken while serving carries attachments and settings; a restore into a fresh
+/// installation serves them again.
+async fn backup_and_restore(backend: Backend) {
+    let mut s = server(backend, &[]).await;
+    let (_, ann) = user(&s, "ann@example.org").await;
+    let (status, _) = upload(&s, &ann, "photo.png", PNG.to_vec()).await;
+    assert_eq!(status, 200);
+    s.request("PUT", "/api/settings/theme", &ann, Some(json!({"value": "dark"})))
+        .await;
+    let archive = s.env.dir.path().join("out").join("backup.tar.gz");
+    s.env
+        .run(&["backup", "--out", archive.to_str().unwrap()])
+        .await
+        .assert_code(0);
+    s.stop().await;
+
+    let mut fresh = TestEnv::new(backend).await;
+    fresh.set_env("REGISTRATION_MODE", "open");
+    fresh.run(&["restore", archive.to_str().unwrap()]).await.assert_code(0);
+    let restored = Server::start(fresh).await;
+    let (status, signed_in) = restored
+        .request(
+            "POST",
+            "/api/auth/sign-in/email",
+            &As::Nobody,
+            Some(json!({"email": "ann@example.org", "password": "a long password"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{signed_in}");
+    let ann = As::Bearer(signed_in["session"]["token"].as_str().unwrap().to_owned());
+    assert_eq!(
+        restored.request("GET", "/api/settings", &ann, None).await.1,
+        json!({"theme": "dark"})
+    );
+    let file = get(&restored, &ann, "/api/files/attachments/photo.png", &[]).await;
+    assert_eq!(file.status(), 200);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), PNG);
+}
+both_backends!(backup_and_restore);
