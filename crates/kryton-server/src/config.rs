@@ -111,6 +111,9 @@ pub struct Settings {
     /// How long deleted notes stay in the trash before the background purge removes them.
     #[arg(long, env = "TRASH_RETENTION", global = true, default_value = "720h")]
     pub trash_retention: String,
+    /// Largest accepted file upload (`POST /api/files`), in bytes.
+    #[arg(long, env = "MAX_UPLOAD_BYTES", global = true, default_value = "26214400")]
+    pub max_upload_bytes: String,
     /// Testing aid: read migrations from this directory instead of the embedded ones.
     #[arg(long, env = "KRYTON_MIGRATIONS_DIR", global = true, hide = true)]
     pub migrations_dir: Option<PathBuf>,
@@ -245,6 +248,7 @@ pub struct Config {
     pub max_connections: usize,
     pub history_limit: usize,
     pub trash_retention: Duration,
+    pub max_upload_bytes: u64,
 }
 
 /// Every problem found, one per line, each naming its variable.
@@ -304,6 +308,19 @@ impl Settings {
         let hash_concurrency = match self.hash_concurrency.trim() {
             "auto" => std::thread::available_parallelism().map_or(2, usize::from),
             other => count("HASH_CONCURRENCY", other) as usize,
+        };
+        let max_upload_bytes = match self.max_upload_bytes.trim().parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                check(
+                    "MAX_UPLOAD_BYTES",
+                    Err(format!(
+                        "{:?} is not a positive whole number of bytes",
+                        self.max_upload_bytes
+                    )),
+                );
+                1
+            }
         };
         let registration_mode = RegistrationMode::parse(self.registration_mode.trim()).unwrap_or_else(|| {
             check(
@@ -446,6 +463,7 @@ impl Settings {
             max_connections,
             history_limit,
             trash_retention,
+            max_upload_bytes,
         })
     }
 }

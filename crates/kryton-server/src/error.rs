@@ -32,6 +32,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     PreconditionFailed { message: String, details: Option<Value> },
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("too many requests; retry in {}s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("{0}")]
@@ -54,6 +56,7 @@ impl AppError {
             AppError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE"),
             AppError::PreconditionFailed { .. } => (StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
+            AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             AppError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
             AppError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),

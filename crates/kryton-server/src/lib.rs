@@ -2,9 +2,11 @@
 //!
 //! Every boot brings the schema forward before the HTTP listener opens; see [`boot`].
 
+pub mod attachments;
 pub mod auth;
 pub mod backup;
 pub mod boot;
+pub mod canvas;
 pub mod cli;
 pub mod config;
 pub mod crash;
@@ -19,6 +21,7 @@ pub mod object_store;
 pub mod store;
 pub mod telemetry;
 pub mod upgrade_check;
+pub mod user_settings;
 pub mod vault;
 pub mod version;
 

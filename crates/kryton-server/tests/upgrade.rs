@@ -83,6 +83,10 @@ async fn upgrade_matrix(backend: Backend) {
         assert_eq!(found[0]["path"], "Fixture.md", "k={k}: the note is searchable");
         let (_, tagged) = s.request("GET", "/api/tags/fixturetag/notes", &key, None).await;
         assert_eq!(tagged[0]["path"], "Fixture.md", "k={k}");
+        if k >= 5 {
+            let (_, settings) = s.request("GET", "/api/settings", &key, None).await;
+            assert_eq!(settings["theme"], "fixture-dark", "k={k}: the fixture setting survives");
+        }
     }
 }
 both_backends!(upgrade_matrix);

@@ -178,21 +178,10 @@ fn create_error(e: users::CreateError) -> AppError {
     }
 }
 
-/// A new vault starts with a short welcome note. Failing to write it does not fail the sign-up.
+/// A new vault starts with the sample notes. Failing to write them does not fail the sign-up.
 async fn welcome(state: &AppState, user_id: &str) {
-    let vault = crate::notes::vault(&state.config, user_id);
-    let writer = vault.clone();
-    let result = async {
-        if crate::notes::blocking(move || writer.init()).await? {
-            let path = crate::vault::NotePath::parse(crate::vault::fs::WELCOME_PATH)
-                .map_err(|e| AppError::Internal(e.into()))?;
-            crate::notes::sync_path(&state.db, &vault, user_id, &path).await?;
-        }
-        Ok::<(), AppError>(())
-    }
-    .await;
-    if let Err(error) = result {
-        tracing::warn!(user = user_id, %error, "could not write the welcome note");
+    if let Err(error) = crate::notes::first_run(&state.db, &state.config, user_id).await {
+        tracing::warn!(user = user_id, %error, "could not write the sample vault");
     }
 }
 

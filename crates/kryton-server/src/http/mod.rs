@@ -3,7 +3,9 @@
 mod admin;
 mod api_keys;
 mod auth;
+mod canvas;
 mod daily;
+mod files;
 mod health;
 mod history;
 pub mod json;
@@ -11,6 +13,7 @@ mod knowledge;
 mod notes;
 mod security;
 pub mod openapi;
+mod settings;
 mod version;
 
 use std::sync::Arc;
@@ -48,6 +51,9 @@ pub fn router(state: AppState) -> Router {
         .merge(knowledge::router())
         .merge(history::router())
         .merge(daily::router())
+        .merge(settings::router())
+        .merge(files::router())
+        .merge(canvas::router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), security::cross_site));

@@ -92,6 +92,19 @@ pub async fn sync_path(db: &Database, vault: &Vault, user_id: &str, path: &NoteP
     Ok(())
 }
 
+/// Gives a new user's empty vault the sample notes (see [`crate::vault::sample`]) and indexes
+/// them. Returns the notes written.
+pub async fn first_run(db: &Database, config: &Config, user_id: &str) -> Result<Vec<NotePath>, AppError> {
+    let vault = vault(config, user_id);
+    let writer = vault.clone();
+    let today = time::OffsetDateTime::now_utc().date();
+    let written = blocking(move || writer.init(today)).await?;
+    for path in &written {
+        sync_path(db, &vault, user_id, path).await?;
+    }
+    Ok(written)
+}
+
 /// Every note path of a user (what link resolution needs); read once per request.
 pub async fn paths(db: &Database, user_id: &str) -> Result<Vec<String>, AppError> {
     Ok(index::titles(db, user_id).await?.into_iter().map(|(p, _)| p).collect())

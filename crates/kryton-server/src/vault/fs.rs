@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::path::{FolderPath, NOTE_SUFFIX, NotePath, PathError, resolve_checked};
+use super::path::{FilePath, FolderPath, NOTE_SUFFIX, NotePath, PathError, resolve_checked};
 
 /// The per-vault lock file, hidden from the tree like every dot-entry.
 pub const LOCK_FILE: &str = ".kryton.lock";
@@ -52,18 +52,6 @@ pub const DAILY_FOLDER: &str = "Daily";
 pub const TEMPLATES_FOLDER: &str = "Templates";
 /// The template used for daily notes when present and no other is asked for.
 pub const DAILY_TEMPLATE: &str = "Daily";
-/// Where a new user's welcome note goes.
-pub const WELCOME_PATH: &str = "Welcome.md";
-/// A new user's first note: shows a wiki-link and a tag.
-pub const WELCOME_NOTE: &str = "# Welcome to Kryton\n\
-\n\
-Your notes are plain markdown files. Link them with double brackets, like [[Welcome]] \
-(a link to this very note), and tag them with a hash, like #getting-started.\n\
-\n\
-- Rename a note and the links pointing to it follow.\n\
-- Every save keeps the previous version in the history.\n\
-- Deleted notes wait in the trash for 30 days.\n";
-
 /// What went wrong with a vault operation. `Path` is a 400, `NotFound` a 404, `AlreadyExists` and
 /// `IntoItself` a 409, `Conflict` a 412 (with the current ETag), `Io` a 500.
 #[derive(Debug, thiserror::Error)]
@@ -367,20 +355,151 @@ impl Vault {
         Ok(VaultLock { _file: file })
     }
 
-    /// Creates the user's directory and, for a vault without notes, the welcome note.
-    /// Returns whether the welcome note was written.
-    pub fn init(&self) -> Result<bool> {
+    /// Creates the user's directory and, for a vault without notes, the sample vault of
+    /// [`super::sample`] (with `today`'s daily note). Returns the notes written (none when the
+    /// vault already had notes).
+    pub fn init(&self, today: time::Date) -> Result<Vec<NotePath>> {
         let _lock = self.lock()?;
         if !self.list_notes()?.is_empty() {
-            return Ok(false);
+            return Ok(Vec::new());
         }
-        let path = NotePath::parse(WELCOME_PATH)?;
+        let mut written = Vec::new();
+        for (raw, content) in super::sample::notes(today) {
+            let path = NotePath::parse(&raw)?;
+            let file = path.resolve(&self.root)?;
+            if exists(&file)? {
+                continue;
+            }
+            write_atomic(&file, content.as_bytes())?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    // ---- files that are not notes (attachments) ----
+
+    /// A fresh hidden temporary path inside `folder` (created durably), where an upload is
+    /// streamed before [`Vault::store_file`] gives it its name. Hidden names are never served.
+    pub fn upload_temp(&self, folder: &FolderPath) -> Result<PathBuf> {
+        let dir = folder.resolve(&self.root)?;
+        create_dirs_durable(&dir)?;
+        Ok(dir.join(temp_name()))
+    }
+
+    /// Moves a fully written and fsynced `temp` (from [`Vault::upload_temp`] in `folder`) to
+    /// `folder/name`, or `name-2.ext`, `name-3.ext`… when that is taken, and fsyncs the directory.
+    /// Returns the stored path. `name` must be a single valid segment.
+    pub fn store_file(&self, folder: &FolderPath, name: &str, temp: &Path) -> Result<FilePath> {
+        let _lock = self.lock()?;
+        let mut n = 1;
+        loop {
+            let candidate = if n == 1 {
+                format!("{}/{name}", folder.as_str())
+            } else {
+                with_suffix(
+                    &format!("{}/{name}", folder.as_str()),
+                    EntryKind::File,
+                    &format!("-{n}"),
+                )
+            };
+            let path = FilePath::parse(&candidate)?;
+            let target = path.resolve(&self.root)?;
+            if !exists(&target)? {
+                rename_durable(temp, &target)?;
+                return Ok(path);
+            }
+            n += 1;
+            if n > 10_000 {
+                return Err(VaultError::AlreadyExists);
+            }
+        }
+    }
+
+    /// The absolute path of an existing file that is not a note.
+    pub fn file(&self, path: &FilePath) -> Result<PathBuf> {
         let file = path.resolve(&self.root)?;
-        if exists(&file)? {
-            return Ok(false);
+        if !is_file(&file)? {
+            return Err(VaultError::NotFound("file"));
         }
-        write_atomic(&file, WELCOME_NOTE.as_bytes())?;
-        Ok(true)
+        Ok(file)
+    }
+
+    /// Every file of the vault that is not a note (outside dot-folders, no symlinks), sorted:
+    /// what links to attachments resolve against.
+    pub fn list_files(&self) -> Result<Vec<FilePath>> {
+        let mut out = Vec::new();
+        if !is_dir(&self.root)? {
+            return Ok(out);
+        }
+        let mut stack = vec![(self.root.clone(), String::new())];
+        while let Some((dir, rel)) = stack.pop() {
+            for entry in fs::read_dir(&dir)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if name.starts_with('.') {
+                    continue;
+                }
+                let child_rel = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let file_type = entry.file_type()?;
+                if file_type.is_dir() {
+                    stack.push((entry.path(), child_rel));
+                } else if file_type.is_file()
+                    && let Ok(path) = FilePath::parse(&child_rel)
+                {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Writes a file that is not a note atomically and durably; with `create_new`, refuses
+    /// (409) when something is already there.
+    pub fn write_file(&self, path: &FilePath, bytes: &[u8], create_new: bool) -> Result<()> {
+        let _lock = self.lock()?;
+        let file = path.resolve(&self.root)?;
+        if create_new && exists(&file)? {
+            return Err(VaultError::AlreadyExists);
+        }
+        write_atomic(&file, bytes)?;
+        Ok(())
+    }
+
+    /// The names of the regular files directly in `folder` ending in `suffix`, without it, sorted.
+    pub fn file_names(&self, folder: &FolderPath, suffix: &str) -> Result<Vec<String>> {
+        let dir = folder.resolve(&self.root)?;
+        if !is_dir(&dir)? {
+            return Ok(Vec::new());
+        }
+        let mut names = Vec::new();
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !name.starts_with('.')
+                && entry.file_type()?.is_file()
+                && let Some(stem) = name.strip_suffix(suffix)
+            {
+                names.push(stem.to_owned());
+            }
+        }
+        names.sort_by(|a, b| alphabetical(a, b));
+        Ok(names)
+    }
+
+    /// Moves a file that is not a note to the trash, like a note.
+    pub fn delete_file(&self, path: &FilePath) -> Result<TrashEntry> {
+        self.trash_item(path.as_str(), EntryKind::File)?
+            .trash
+            .ok_or(VaultError::NotFound("file"))
     }
 
     /// Reads a note with its ETag.
@@ -906,7 +1025,7 @@ impl Vault {
 }
 
 /// `YYYY-MM-DD`.
-fn format_date(date: time::Date) -> String {
+pub(crate) fn format_date(date: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
 }
 
@@ -920,15 +1039,27 @@ pub fn render_template(template: &str, date: &str, title: &str) -> String {
     template.replace("{{date}}", date).replace("{{title}}", title)
 }
 
-/// `a/Plan.md` + ` (2)` -> `a/Plan (2).md`; folders get the suffix at the end.
+/// `a/Plan.md` + ` (2)` -> `a/Plan (2).md`, `x/photo.png` -> `x/photo (2).png`; folders and
+/// files without an extension get the suffix at the end.
 fn with_suffix(path: &str, kind: EntryKind, suffix: &str) -> String {
     match kind {
-        EntryKind::File => match path.strip_suffix(NOTE_SUFFIX) {
-            Some(stem) => format!("{stem}{suffix}{NOTE_SUFFIX}"),
-            None => format!("{path}{suffix}"),
-        },
+        EntryKind::File => {
+            let (parent, name) = match path.rsplit_once('/') {
+                Some((parent, name)) => (format!("{parent}/"), name),
+                None => (String::new(), path),
+            };
+            match name.rsplit_once('.') {
+                Some((stem, ext)) if !stem.is_empty() => format!("{parent}{stem}{suffix}.{ext}"),
+                _ => format!("{path}{suffix}"),
+            }
+        }
         EntryKind::Folder => format!("{path}{suffix}"),
     }
+}
+
+/// Whether a vault-relative file name is a note (`.md`, exact lowercase suffix, as [`NotePath`]).
+pub(super) fn is_note_name(path: &str) -> bool {
+    path.ends_with(NOTE_SUFFIX)
 }
 
 /// Case-insensitive first, exact as the tie-break, so the order is total and stable.

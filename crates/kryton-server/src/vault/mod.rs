@@ -5,10 +5,11 @@
 
 pub mod fs;
 pub mod path;
+pub mod sample;
 
 pub use fs::journal;
 pub use fs::{
     EntryKind, HistoryVersion, Note, NoteFile, Restored, TrashEntry, TreeNode, Vault, VaultError, content_hash,
     daily_note_path, write_atomic,
 };
-pub use path::{FolderPath, NotePath, PathError};
+pub use path::{FilePath, FolderPath, NotePath, PathError};

@@ -62,6 +62,8 @@ pub enum PathError {
     TooLong,
     #[error("a path segment is longer than {MAX_SEGMENT_BYTES} bytes")]
     SegmentTooLong,
+    #[error("a file name must not end in .md (notes are created through /api/notes)")]
+    NoteSuffix,
     #[error("path goes through a symbolic link")]
     Symlink,
     #[error("path could not be checked on disk")]
@@ -165,6 +167,46 @@ impl FolderPath {
     /// The absolute directory path under `user_root`, refusing symlinked components.
     pub fn resolve(&self, user_root: &Path) -> Result<PathBuf, PathError> {
         resolve_checked(user_root, &self.0)
+    }
+}
+
+/// A validated path of a file that is not a note (an image, a PDF, a canvas) relative to a user's
+/// vault (`attachments/diagram.png`). The same rules as notes, without a suffix appended; a
+/// `.md` name is refused because notes have their own routes and index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct FilePath(String);
+
+impl FilePath {
+    /// Validates a decoded user-supplied file path.
+    pub fn parse(raw: &str) -> Result<Self, PathError> {
+        check_raw(raw)?;
+        check_segments(raw)?;
+        if raw.to_ascii_lowercase().ends_with(NOTE_SUFFIX) {
+            return Err(PathError::NoteSuffix);
+        }
+        Ok(FilePath(raw.to_owned()))
+    }
+
+    /// The path as stored (`attachments/diagram.png`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last segment (`diagram.png`).
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The absolute file path under `user_root`, refusing symlinked components.
+    pub fn resolve(&self, user_root: &Path) -> Result<PathBuf, PathError> {
+        resolve_checked(user_root, &self.0)
+    }
+}
+
+impl fmt::Display for FilePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -418,6 +460,21 @@ mod tests {
         assert_eq!(note(&fits).unwrap().len(), 512);
         // Multibyte characters count in bytes.
         assert!(matches!(note(&"é".repeat(127)), Err(PathError::SegmentTooLong)));
+    }
+
+    #[test]
+    fn file_paths_follow_the_note_rules_without_a_suffix() {
+        assert_eq!(
+            FilePath::parse("attachments/a b.png").unwrap().as_str(),
+            "attachments/a b.png"
+        );
+        assert_eq!(FilePath::parse("x.png").unwrap().file_name(), "x.png");
+        assert!(matches!(FilePath::parse("../x.png"), Err(PathError::DotSegment)));
+        assert!(matches!(FilePath::parse("a/.hidden.png"), Err(PathError::Hidden)));
+        assert!(matches!(FilePath::parse("/etc/passwd"), Err(PathError::Absolute)));
+        assert!(matches!(FilePath::parse("a\\b.png"), Err(PathError::Backslash)));
+        assert!(matches!(FilePath::parse("Note.MD"), Err(PathError::NoteSuffix)));
+        assert!(matches!(FilePath::parse("con.png"), Err(PathError::ReservedName)));
     }
 
     #[test]

@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 use super::{
     EntryKind, Result, TRASH_DIR, TRASH_INDEX, TrashEntry, TrashRecord, Vault, VaultError, VaultLock,
     conflict_if_in_the_way, exists, is_dir, is_file, now_ms, remove_dir_all_durable, remove_empty_parents,
-    remove_file_durable, rename_durable, sync_dir, with_suffix, write_atomic,
+    is_note_name, remove_file_durable, rename_durable, sync_dir, with_suffix, write_atomic,
 };
 use crate::markdown;
-use crate::vault::path::{FolderPath, NotePath, resolve_checked};
+use crate::vault::path::{FilePath, FolderPath, NotePath, resolve_checked};
 
 /// The journal file at the vault's root (hidden like every dot-entry).
 pub const JOURNAL_FILE: &str = ".kryton-journal.json";
@@ -304,9 +304,9 @@ impl Vault {
         let _lock = self.lock_and_finish()?;
         let source = match kind {
             EntryKind::File => {
-                let file = NotePath::parse(path)?.resolve(&self.root)?;
+                let file = self.trash_target(kind, path)?;
                 if !is_file(&file)? {
-                    return Err(VaultError::NotFound("note"));
+                    return Err(VaultError::NotFound(if is_note_name(path) { "note" } else { "file" }));
                 }
                 file
             }
@@ -319,7 +319,8 @@ impl Vault {
             }
         };
         let notes = match kind {
-            EntryKind::File => vec![path.to_owned()],
+            EntryKind::File if is_note_name(path) => vec![path.to_owned()],
+            EntryKind::File => Vec::new(),
             EntryKind::Folder => {
                 let mut notes: Vec<String> = self
                     .notes_under(&source, path)?
@@ -352,10 +353,7 @@ impl Vault {
             } else {
                 with_suffix(&entry.original_path, entry.kind, &format!(" (restored {n})"))
             };
-            let resolved = match entry.kind {
-                EntryKind::File => NotePath::parse(&candidate)?.resolve(&self.root)?,
-                EntryKind::Folder => FolderPath::parse(&candidate)?.resolve(&self.root)?,
-            };
+            let resolved = self.trash_target(entry.kind, &candidate)?;
             if !exists(&resolved)? {
                 break candidate;
             }
@@ -365,6 +363,15 @@ impl Vault {
             trash_path: entry.trash_path,
             target,
             kind: entry.kind,
+        })
+    }
+
+    /// Where a trash item of `kind` goes back to: a note, an attachment or a folder.
+    fn trash_target(&self, kind: EntryKind, target: &str) -> Result<std::path::PathBuf> {
+        Ok(match kind {
+            EntryKind::File if is_note_name(target) => NotePath::parse(target)?.resolve(&self.root)?,
+            EntryKind::File => FilePath::parse(target)?.resolve(&self.root)?,
+            EntryKind::Folder => FolderPath::parse(target)?.resolve(&self.root)?,
         })
     }
 
@@ -438,10 +445,7 @@ impl Vault {
                 deleted_at,
                 notes,
             } => {
-                let source = match kind {
-                    EntryKind::File => NotePath::parse(path)?.resolve(&self.root)?,
-                    EntryKind::Folder => FolderPath::parse(path)?.resolve(&self.root)?,
-                };
+                let source = self.trash_target(*kind, path)?;
                 let target = resolve_checked(&self.root, &format!("{TRASH_DIR}/{slot}"))?;
                 // The record first, so the item is never in the trash unrecorded.
                 let mut index = self.load_trash_index()?;
@@ -479,10 +483,7 @@ impl Vault {
                 kind,
             } => {
                 let source = resolve_checked(&self.root, &format!("{TRASH_DIR}/{trash_path}"))?;
-                let resolved = match kind {
-                    EntryKind::File => NotePath::parse(target)?.resolve(&self.root)?,
-                    EntryKind::Folder => FolderPath::parse(target)?.resolve(&self.root)?,
-                };
+                let resolved = self.trash_target(*kind, target)?;
                 if exists(&source)? && !exists(&resolved)? {
                     rename_durable(&source, &resolved).map_err(conflict_if_in_the_way)?;
                 } else if !exists(&resolved)? {
@@ -493,7 +494,9 @@ impl Vault {
                 self.save_trash_index(index)?;
                 remove_empty_parents(&source, &self.trash_root())?;
                 let notes = match kind {
-                    EntryKind::File => vec![target.clone()],
+                    EntryKind::File if is_note_name(target) => vec![target.clone()],
+                    // An attachment brings no note back.
+                    EntryKind::File => Vec::new(),
                     EntryKind::Folder => {
                         let mut notes: Vec<String> = self
                             .notes_under(&resolved, target)?

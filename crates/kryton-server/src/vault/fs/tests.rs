@@ -716,25 +716,58 @@ fn templates_list_and_read() {
 }
 
 #[test]
-fn init_writes_the_welcome_note_once() {
+fn init_writes_the_sample_vault_once() {
     let (_dir, v) = vault();
-    assert!(v.init().unwrap());
-    let welcome = v.read(&np("Welcome")).unwrap();
-    assert_eq!(welcome.content, WELCOME_NOTE);
-    assert!(WELCOME_NOTE.contains("[[Welcome]]") && WELCOME_NOTE.contains("#getting-started"));
-    assert!(!v.init().unwrap());
-    v.delete(&np("Welcome")).unwrap();
+    let today = time::macros::date!(2026 - 12 - 03);
+    let written: Vec<String> = v.init(today).unwrap().iter().map(|p| p.as_str().to_owned()).collect();
+    assert_eq!(written.len(), 6, "{written:?}");
+    assert!(v.read(&np("Welcome")).unwrap().content.contains("[[First project]]"));
+    assert!(
+        v.read(&np("Daily/2026-12-03"))
+            .unwrap()
+            .content
+            .starts_with("# 2026-12-03")
+    );
+    assert_eq!(v.templates().unwrap(), ["Daily", "Meeting"]);
+    assert!(v.init(today).unwrap().is_empty(), "written once");
+    for path in written {
+        v.delete(&np(&path)).unwrap();
+    }
     v.create(&np("mine"), "x").unwrap();
-    assert!(!v.init().unwrap(), "a vault with notes gets no welcome note");
+    assert!(v.init(today).unwrap().is_empty(), "a vault with notes gets no samples");
 }
 
 #[test]
-fn welcome_note_parses_with_a_link_and_a_tag() {
-    let parsed = crate::markdown::parse(WELCOME_NOTE, "Welcome");
-    assert_eq!(parsed.title, "Welcome to Kryton");
-    assert_eq!(parsed.tags, ["getting-started"]);
-    assert_eq!(parsed.links.len(), 1);
-    assert_eq!(parsed.links[0].target, "Welcome");
+fn files_are_stored_under_free_names_listed_and_trashed() {
+    let (_dir, v) = vault();
+    let folder = FolderPath::parse("attachments").unwrap();
+    let store = |bytes: &[u8]| {
+        let temp = v.upload_temp(&folder).unwrap();
+        std::fs::write(&temp, bytes).unwrap();
+        v.store_file(&folder, "photo.png", &temp).unwrap()
+    };
+    assert_eq!(store(b"one").as_str(), "attachments/photo.png");
+    assert_eq!(store(b"two").as_str(), "attachments/photo-2.png");
+    assert_eq!(v.tree().unwrap().len(), 1, "only the folder shows in the note tree");
+    let files: Vec<String> = v.list_files().unwrap().iter().map(|p| p.as_str().to_owned()).collect();
+    assert_eq!(files, ["attachments/photo-2.png", "attachments/photo.png"]);
+    let first = crate::vault::FilePath::parse("attachments/photo.png").unwrap();
+    let entry = v.delete_file(&first).unwrap();
+    assert!(matches!(v.file(&first), Err(VaultError::NotFound("file"))));
+    assert_eq!(v.trash().unwrap()[0].original_path, "attachments/photo.png");
+    let restored = v.restore_from_trash(&entry.trash_path).unwrap();
+    assert_eq!(restored.path, "attachments/photo.png");
+    assert!(restored.notes.is_empty());
+    assert_eq!(std::fs::read(v.file(&first).unwrap()).unwrap(), b"one");
+    // Restoring onto a taken name keeps the extension.
+    let entry = v.delete_file(&first).unwrap();
+    let temp = v.upload_temp(&folder).unwrap();
+    std::fs::write(&temp, b"three").unwrap();
+    v.store_file(&folder, "photo.png", &temp).unwrap();
+    assert_eq!(
+        v.restore_from_trash(&entry.trash_path).unwrap().path,
+        "attachments/photo (restored 1).png"
+    );
 }
 
 #[test]
