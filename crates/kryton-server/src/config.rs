@@ -170,6 +170,8 @@ pub struct Config {
     pub migrations_dir: Option<PathBuf>,
     pub registration_mode: RegistrationMode,
     pub secure_cookies: bool,
+    /// The origin of APP_URL (`https://notes.example.org`): browsers on it may call /api/mcp.
+    pub app_origin: Option<String>,
     pub session_ttl: Duration,
     pub rate_limit: Limit,
     pub auth_rate_limit: Limit,
@@ -251,9 +253,13 @@ impl Settings {
             false
         });
         let mut secure_cookies = false;
+        let mut app_origin = None;
         if let Some(app_url) = self.app_url.as_deref().filter(|u| !u.trim().is_empty()) {
             match Url::parse(app_url) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => secure_cookies = u.scheme() == "https",
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {
+                    secure_cookies = u.scheme() == "https";
+                    app_origin = Some(u.origin().ascii_serialization());
+                }
                 _ => check("APP_URL", Err(format!("{app_url:?} is not an http(s) URL"))),
             }
         }
@@ -335,6 +341,7 @@ impl Settings {
             migrations_dir: self.migrations_dir.clone(),
             registration_mode,
             secure_cookies,
+            app_origin,
             session_ttl,
             rate_limit: Limit {
                 max: rate_limit_max,

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod markdown;
+pub mod mcp;
 pub mod migrations;
 pub mod notes;
 pub mod object_store;

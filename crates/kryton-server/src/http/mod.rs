@@ -8,6 +8,7 @@ mod health;
 mod history;
 pub mod json;
 mod knowledge;
+mod mcp;
 mod notes;
 mod version;
 
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(version::router())
+        .merge(mcp::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
         .with_state(state)

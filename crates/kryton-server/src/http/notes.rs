@@ -16,7 +16,7 @@ use crate::markdown;
 use crate::notes::{self, blocking, millis, sync_path};
 use crate::store::iso;
 use crate::store::notes as index;
-use crate::vault::{FolderPath, NotePath, Vault};
+use crate::vault::{FolderPath, NotePath};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -164,65 +164,10 @@ async fn rename(
 ) -> Result<Json<Value>, AppError> {
     let from = note_path(&raw)?;
     let to = note_path(&body.new_path)?;
-    let user_id = me.user.id.clone();
-    let vault = notes::vault(&state.config, &user_id);
-    // Who links here, decided before the move while the old path still resolves.
-    let paths = notes::paths(&state.db, &user_id).await?;
-    let sources: Vec<String> = notes::links_to(&state.db, &user_id, from.as_str(), &paths)
-        .await?
-        .into_iter()
-        .map(|l| l.source_path)
-        .collect();
-    let (mover, (a, b)) = (vault.clone(), (from.clone(), to.clone()));
-    blocking(move || mover.rename(&a, &b)).await?;
-    sync_path(&state.db, &vault, &user_id, &from).await?;
-    sync_path(&state.db, &vault, &user_id, &to).await?;
-    let (rewritten, left) = rewrite_backlinks(&state, &vault, &user_id, sources, &[(from, to.clone())]).await?;
+    let done = notes::write::rename(&state.db, &state.config, &me.user.id, &from, &to).await?;
     Ok(Json(
-        json!({ "path": to.as_str(), "rewritten": rewritten, "linksLeft": left }),
+        json!({ "path": done.path, "rewritten": done.rewritten, "linksLeft": done.links_left }),
     ))
-}
-
-/// Rewrites links in `sources` for each (old, new) move, with a compare-and-swap per note.
-async fn rewrite_backlinks(
-    state: &AppState,
-    vault: &Vault,
-    user_id: &str,
-    sources: Vec<String>,
-    moves: &[(NotePath, NotePath)],
-) -> Result<(Vec<Value>, Vec<String>), AppError> {
-    let mut rewritten = Vec::new();
-    let mut left = Vec::new();
-    for source in sources {
-        // The source itself may have moved (a note linking to itself, or inside a renamed folder).
-        let source = moves
-            .iter()
-            .find(|(old, _)| old.as_str() == source)
-            .map_or(source, |(_, new)| new.as_str().to_owned());
-        let Ok(path) = NotePath::parse(&source) else { continue };
-        let (reader, target) = (vault.clone(), path.clone());
-        let note = blocking(move || reader.read(&target)).await?;
-        let mut text = note.content.clone();
-        let mut count = 0;
-        for (old, new) in moves {
-            let (next, n) = markdown::rewrite_links(&text, old.as_str(), new.as_str());
-            text = next;
-            count += n;
-        }
-        if count == 0 {
-            continue;
-        }
-        let (writer, target, hash) = (vault.clone(), path.clone(), note.hash.clone());
-        match blocking(move || writer.update(&target, &text, Some(&hash))).await {
-            Ok(_) => {
-                sync_path(&state.db, vault, user_id, &path).await?;
-                rewritten.push(json!({ "path": path.as_str(), "links": count }));
-            }
-            Err(AppError::PreconditionFailed { .. }) => left.push(path.as_str().to_owned()),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((rewritten, left))
 }
 
 #[derive(Deserialize)]
@@ -266,29 +211,8 @@ async fn rename_folder(
 ) -> Result<Json<Value>, AppError> {
     let from = folder_path(&raw)?;
     let to = folder_path(&body.new_path)?;
-    let user_id = me.user.id.clone();
-    let vault = notes::vault(&state.config, &user_id);
-    // Notes that link into the folder, decided before the move.
-    let paths = notes::paths(&state.db, &user_id).await?;
-    let mut sources = Vec::new();
-    for path in paths.iter().filter(|p| from.contains(p)) {
-        sources.extend(
-            notes::links_to(&state.db, &user_id, path, &paths)
-                .await?
-                .into_iter()
-                .map(|l| l.source_path),
-        );
-    }
-    sources.sort();
-    sources.dedup();
-    let (mover, (a, b)) = (vault.clone(), (from, to.clone()));
-    let moves = blocking(move || mover.rename_folder(&a, &b)).await?;
-    for (old, new) in &moves {
-        sync_path(&state.db, &vault, &user_id, old).await?;
-        sync_path(&state.db, &vault, &user_id, new).await?;
-    }
-    let (rewritten, left) = rewrite_backlinks(&state, &vault, &user_id, sources, &moves).await?;
+    let done = notes::write::rename_folder(&state.db, &state.config, &me.user.id, &from, &to).await?;
     Ok(Json(
-        json!({ "path": to.as_str(), "moved": moves.len(), "rewritten": rewritten, "linksLeft": left }),
+        json!({ "path": done.path, "moved": done.moved, "rewritten": done.rewritten, "linksLeft": done.links_left }),
     ))
 }

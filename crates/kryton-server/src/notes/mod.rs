@@ -5,6 +5,9 @@
 //! process wrote in between. A crash between the two is healed by [`reconcile`], which runs at
 //! boot and as `kryton reindex`.
 
+pub mod query;
+pub mod write;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
