@@ -335,7 +335,7 @@ fn check_full(w: &World, report: &Value) {
 
     // Reads.
     let list = ok(&steps[5]);
-    assert_eq!(list["total"], 3);
+    assert_eq!(list["total"], 4, "three notes and the Welcome note");
     assert_eq!(list["notes"][0], json!({"path": "Idea.md", "title": "Idea"}));
     assert!(list.get("nextOffset").is_none_or(Value::is_null));
     let page = ok(&steps[6]);
@@ -364,11 +364,9 @@ fn check_full(w: &World, report: &Value) {
     assert!(tags.contains("\"project\"") && tags.contains("project/alpha"), "{tags}");
     assert_eq!(ok(&steps[12])["backlinks"][0]["path"], "Projects/Plan.md");
     let graph = ok(&steps[13]);
-    assert_eq!(graph["totalNodes"], 3);
-    assert_eq!(
-        graph["edges"],
-        json!([{"source": "Projects/Plan.md", "target": "Idea.md", "embed": false}])
-    );
+    assert_eq!(graph["totalNodes"], 4);
+    let edge = json!({"source": "Projects/Plan.md", "target": "Idea.md", "embed": false});
+    assert!(graph["edges"].as_array().unwrap().contains(&edge), "{graph}");
     assert_eq!(graph["broken"][0]["target"], "Missing");
     let around = ok(&steps[14]);
     let near: Vec<&str> = around["notes"]
@@ -417,14 +415,14 @@ fn check_full(w: &World, report: &Value) {
     let renamed = ok(&steps[29]);
     assert_eq!(renamed["rewritten"][0]["path"], "Projects/Plan.md");
     assert!(
-        ok(&steps[30])["content"].as_str().unwrap().contains("[[Ideas/Rocket"),
+        ok(&steps[30])["content"].as_str().unwrap().contains("[[Rocket]]"),
         "{}",
         steps[30]
     );
     assert!(ok(&steps[31])["trashPath"].is_string());
     assert!(tool_error(&steps[32]).contains("not found"));
     assert!(!tool_error(&steps[33]).is_empty());
-    assert_eq!(ok(&steps[34])["content"], "# New\n\nreplaced\n");
+    assert_eq!(ok(&steps[34])["content"], "# New\n\nedited line\n- appended", "the newest kept version");
     let stale = tool_error(&steps[35]);
     assert!(
         stale.contains("changed since you read it") && stale.contains("current etag"),
@@ -608,10 +606,13 @@ async fn edit_note_refuses_a_stale_etag(backend: Backend) {
             json!({"path": "Idea.md", "oldText": "rockets", "newText": "boats", "etag": human_etag})
         ),
     ]);
-    for report in [
-        python_http(&w.s, &w.rw_key, "legacy", &plan).await,
-        typescript(&w.s, &w.rw_key, &json!([plan[0].clone()])).await,
-    ] {
+    let python = python_http(&w.s, &w.rw_key, "legacy", &plan).await;
+    assert_eq!(
+        ok(&steps(&python)[1])["replacements"],
+        1,
+        "with the current etag the edit goes through"
+    );
+    for report in [python, typescript(&w.s, &w.rw_key, &json!([plan[0].clone()])).await] {
         let message = tool_error(&steps(&report)[0]);
         assert!(message.contains("changed since you read it"), "{message}");
         assert!(message.contains(&human_etag), "the current etag is named: {message}");
@@ -718,7 +719,7 @@ async fn stdio_bridge_serves_the_python_client(backend: Backend) {
 
     // A read-only key through the bridge: read tools only.
     let report = python_stdio(&w.s, &w.ro_key, &json!([{"op": "list_tools"}])).await;
-    assert_eq!(steps(&report)[0]["tools"].as_array().unwrap().len(), READ_TOOLS.len());
+    assert_eq!(report["steps"][0]["tools"].as_array().unwrap().len(), READ_TOOLS.len());
     // A bad key: the host sees the server's refusal.
     let report = python_stdio(&w.s, "kryton_bad", &json!([])).await;
     assert!(report["connectError"].as_str().unwrap().contains("401"), "{report}");

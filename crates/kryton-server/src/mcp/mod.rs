@@ -109,10 +109,28 @@ fn text_error(message: impl Into<String>) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(message.into())]).into()
 }
 
+/// What a URI path segment cannot hold as is (RFC 3986 pchar): the rest stays readable.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b']')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
 fn note_uri(path: &str) -> String {
     let encoded: Vec<String> = path
         .split('/')
-        .map(|segment| percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string())
+        .map(|segment| percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string())
         .collect();
     format!("{NOTE_URI_PREFIX}{}", encoded.join("/"))
 }

@@ -17,8 +17,6 @@ use crate::notes::{self, blocking, millis};
 use crate::store::iso;
 use crate::vault::{EntryKind, HistoryVersion, TreeNode};
 
-type ToolResult<T> = Result<Json<T>, String>;
-
 fn fail(error: AppError) -> String {
     tool_error_message(error)
 }
@@ -370,7 +368,7 @@ impl KrytonMcp {
                        Use folder to narrow down; follow nextOffset for more.",
         annotations(title = "List notes", read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_notes(&self, Parameters(args): Parameters<ListNotesArgs>) -> ToolResult<NotePage> {
+    async fn list_notes(&self, Parameters(args): Parameters<ListNotesArgs>) -> Result<Json<NotePage>, String> {
         let limit = args.limit.unwrap_or(200);
         if !(1..=1000).contains(&limit) {
             return Err("limit must be from 1 to 1000".to_owned());
@@ -400,7 +398,7 @@ impl KrytonMcp {
         description = "List the folder tree of the knowledge base (folders only; list_notes gives the notes).",
         annotations(title = "List folders", read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_folders(&self) -> ToolResult<Folders> {
+    async fn list_folders(&self) -> Result<Json<Folders>, String> {
         let vault = notes::vault(&self.state.config, self.user_id());
         let tree = blocking(move || vault.tree()).await.map_err(fail)?;
         Ok(Json(Folders { folders: folders(tree) }))
@@ -411,7 +409,7 @@ impl KrytonMcp {
                        Long notes come in parts: when truncated, call again with offset = nextOffset.",
         annotations(title = "Read a note", read_only_hint = true, open_world_hint = false)
     )]
-    async fn read_note(&self, Parameters(args): Parameters<ReadNoteArgs>) -> ToolResult<NoteRead> {
+    async fn read_note(&self, Parameters(args): Parameters<ReadNoteArgs>) -> Result<Json<NoteRead>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let note = write::read(&self.state.config, self.user_id(), &path)
             .await
@@ -463,7 +461,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn create_note(&self, Parameters(args): Parameters<NoteContentArgs>) -> ToolResult<Written> {
+    async fn create_note(&self, Parameters(args): Parameters<NoteContentArgs>) -> Result<Json<Written>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let etag = write::create(&self.state.db, &self.state.config, self.user_id(), &path, args.content)
             .await
@@ -487,7 +485,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn update_note(&self, Parameters(args): Parameters<UpdateNoteArgs>) -> ToolResult<Written> {
+    async fn update_note(&self, Parameters(args): Parameters<UpdateNoteArgs>) -> Result<Json<Written>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let etag = write::write(
             &self.state.db,
@@ -516,7 +514,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn delete_note(&self, Parameters(args): Parameters<PathArg>) -> ToolResult<Deleted> {
+    async fn delete_note(&self, Parameters(args): Parameters<PathArg>) -> Result<Json<Deleted>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let trashed = write::delete(&self.state.db, &self.state.config, self.user_id(), &path)
             .await
@@ -533,7 +531,7 @@ impl KrytonMcp {
                        snippet. All words must match; \"quoted phrase\" for a phrase, word* for a prefix.",
         annotations(title = "Search notes", read_only_hint = true, open_world_hint = false)
     )]
-    async fn search(&self, Parameters(args): Parameters<SearchArgs>) -> ToolResult<SearchResults> {
+    async fn search(&self, Parameters(args): Parameters<SearchArgs>) -> Result<Json<SearchResults>, String> {
         let results = query::search(&self.state.db, self.user_id(), &args.query, args.limit.unwrap_or(20))
             .await
             .map_err(fail)?;
@@ -547,7 +545,7 @@ impl KrytonMcp {
         description = "List every tag used in the notes with how many notes carry it (notes_by_tag lists them).",
         annotations(title = "List tags", read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_tags(&self) -> ToolResult<Tags> {
+    async fn list_tags(&self) -> Result<Json<Tags>, String> {
         let tags = query::tags(&self.state.db, self.user_id()).await.map_err(fail)?;
         Ok(Json(Tags { tags }))
     }
@@ -556,7 +554,7 @@ impl KrytonMcp {
         description = "List the notes whose wiki-links point to this note.",
         annotations(title = "Backlinks", read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_backlinks(&self, Parameters(args): Parameters<PathArg>) -> ToolResult<Backlinks> {
+    async fn get_backlinks(&self, Parameters(args): Parameters<PathArg>) -> Result<Json<Backlinks>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let backlinks = query::backlinks(&self.state.db, self.user_id(), &path)
             .await
@@ -572,7 +570,7 @@ impl KrytonMcp {
                        as broken. Paged by nodes (follow nextOffset); for one note's surroundings use get_note_links.",
         annotations(title = "Link graph", read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_graph(&self, Parameters(args): Parameters<GraphArgs>) -> ToolResult<GraphPage> {
+    async fn get_graph(&self, Parameters(args): Parameters<GraphArgs>) -> Result<Json<GraphPage>, String> {
         let limit = args.limit.unwrap_or(500);
         if !(1..=2000).contains(&limit) {
             return Err("limit must be from 1 to 2000".to_owned());
@@ -614,7 +612,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn create_folder(&self, Parameters(args): Parameters<FolderArgs>) -> ToolResult<FolderCreated> {
+    async fn create_folder(&self, Parameters(args): Parameters<FolderArgs>) -> Result<Json<FolderCreated>, String> {
         let path = folder_path(&args.path).map_err(fail)?;
         let created = write::create_folder(&self.state.config, self.user_id(), &path)
             .await
@@ -631,7 +629,7 @@ impl KrytonMcp {
                        when there is none yet; create it with create_note or append_to_note at that path.",
         annotations(title = "Daily note", read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_daily_note(&self, Parameters(args): Parameters<DailyArgs>) -> ToolResult<DailyNote> {
+    async fn get_daily_note(&self, Parameters(args): Parameters<DailyArgs>) -> Result<Json<DailyNote>, String> {
         let date = match args.date.as_deref() {
             None => time::OffsetDateTime::now_utc().date(),
             Some(text) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
@@ -659,7 +657,7 @@ impl KrytonMcp {
         description = "List the note templates (notes in the 'Templates' folder), for create_note_from_template.",
         annotations(title = "List templates", read_only_hint = true, open_world_hint = false)
     )]
-    async fn list_templates(&self) -> ToolResult<Templates> {
+    async fn list_templates(&self) -> Result<Json<Templates>, String> {
         let vault = notes::vault(&self.state.config, self.user_id());
         let templates = blocking(move || vault.templates()).await.map_err(fail)?;
         Ok(Json(Templates { templates }))
@@ -675,7 +673,10 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn create_note_from_template(&self, Parameters(args): Parameters<FromTemplateArgs>) -> ToolResult<Written> {
+    async fn create_note_from_template(
+        &self,
+        Parameters(args): Parameters<FromTemplateArgs>,
+    ) -> Result<Json<Written>, String> {
         let path = note_path(&args.note_path).map_err(fail)?;
         let etag = write::create_from_template(
             &self.state.db,
@@ -705,7 +706,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn edit_note(&self, Parameters(args): Parameters<EditArgs>) -> ToolResult<Edited> {
+    async fn edit_note(&self, Parameters(args): Parameters<EditArgs>) -> Result<Json<Edited>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let edited = write::edit(
             &self.state.db,
@@ -732,7 +733,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn append_to_note(&self, Parameters(args): Parameters<AppendArgs>) -> ToolResult<Written> {
+    async fn append_to_note(&self, Parameters(args): Parameters<AppendArgs>) -> Result<Json<Written>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let etag = write::append(
             &self.state.db,
@@ -762,7 +763,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn rename_note(&self, Parameters(args): Parameters<RenameArgs>) -> ToolResult<Renamed> {
+    async fn rename_note(&self, Parameters(args): Parameters<RenameArgs>) -> Result<Json<Renamed>, String> {
         let from = note_path(&args.path).map_err(fail)?;
         let to = note_path(&args.new_path).map_err(fail)?;
         let renamed = write::rename(&self.state.db, &self.state.config, self.user_id(), &from, &to)
@@ -776,7 +777,7 @@ impl KrytonMcp {
                        away (1 to 5), with the links among them and the note's broken links.",
         annotations(title = "Note neighbourhood", read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_note_links(&self, Parameters(args): Parameters<LinksArgs>) -> ToolResult<Neighbourhood> {
+    async fn get_note_links(&self, Parameters(args): Parameters<LinksArgs>) -> Result<Json<Neighbourhood>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let around = query::neighbourhood(&self.state.db, self.user_id(), &path, args.depth.unwrap_or(1))
             .await
@@ -788,7 +789,7 @@ impl KrytonMcp {
         description = "List the notes carrying a tag (or a tag nested under it).",
         annotations(title = "Notes by tag", read_only_hint = true, open_world_hint = false)
     )]
-    async fn notes_by_tag(&self, Parameters(args): Parameters<TagArgs>) -> ToolResult<TaggedNotes> {
+    async fn notes_by_tag(&self, Parameters(args): Parameters<TagArgs>) -> Result<Json<TaggedNotes>, String> {
         let (tag, notes) = query::notes_with_tag(&self.state.db, self.user_id(), &args.tag)
             .await
             .map_err(fail)?;
@@ -799,7 +800,7 @@ impl KrytonMcp {
         description = "The most recently modified notes first, a page at a time (follow nextOffset).",
         annotations(title = "Recent notes", read_only_hint = true, open_world_hint = false)
     )]
-    async fn recent_notes(&self, Parameters(args): Parameters<RecentArgs>) -> ToolResult<RecentPage> {
+    async fn recent_notes(&self, Parameters(args): Parameters<RecentArgs>) -> Result<Json<RecentPage>, String> {
         let limit = args.limit.unwrap_or(20);
         let offset = args.offset.unwrap_or(0);
         let notes = query::recent(&self.state.db, self.user_id(), limit, offset)
@@ -814,7 +815,7 @@ impl KrytonMcp {
                        version's content. restore_version brings one back.",
         annotations(title = "Note history", read_only_hint = true, open_world_hint = false)
     )]
-    async fn get_history(&self, Parameters(args): Parameters<HistoryArgs>) -> ToolResult<History> {
+    async fn get_history(&self, Parameters(args): Parameters<HistoryArgs>) -> Result<Json<History>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let vault = notes::vault(&self.state.config, self.user_id());
         let (reader, target) = (vault.clone(), path.clone());
@@ -848,7 +849,7 @@ impl KrytonMcp {
             open_world_hint = false
         )
     )]
-    async fn restore_version(&self, Parameters(args): Parameters<RestoreArgs>) -> ToolResult<Written> {
+    async fn restore_version(&self, Parameters(args): Parameters<RestoreArgs>) -> Result<Json<Written>, String> {
         let path = note_path(&args.path).map_err(fail)?;
         let etag = write::restore_version(
             &self.state.db,
