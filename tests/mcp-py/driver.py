@@ -39,6 +39,20 @@ def resolve(value, answers):
     return value
 
 
+def leaves(error):
+    """The innermost exceptions of (nested) exception groups."""
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
+
+
+def describe(error):
+    """An exception with the JSON-RPC error data the SDK attached (e.g. the HTTP status)."""
+    text = f"{type(error).__name__}: {error}"
+    data = getattr(getattr(error, "error", None), "data", None)
+    return f"{text} {json.dumps(data)}" if data is not None else text
+
+
 def dump(model):
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -89,8 +103,7 @@ async def main():
                 except Exception as error:  # a protocol error: recorded, the plan goes on
                     report["steps"].append({"protocolError": f"{type(error).__name__}: {error}"})
     except BaseException as error:  # connecting failed (bad key, ...): what the SDK said
-        errors = error.exceptions if isinstance(error, BaseExceptionGroup) else [error]
-        report["connectError"] = "; ".join(f"{type(e).__name__}: {e}" for e in errors)
+        report["connectError"] = "; ".join(describe(e) for e in leaves(error))
     print(json.dumps(report))
 
 

@@ -43,12 +43,12 @@ fn sdk_config() -> StreamableHttpServerConfig {
 
 async fn serve(State(state): State<AppState>, request: Request) -> Response {
     if let Err(error) = check_origin(&state, request.headers()) {
-        return error.into_response();
+        return refusal(error);
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let principal = match authenticate(&state, request.headers(), peer).await {
         Ok(principal) => principal,
-        Err(error) => return with_challenge(error),
+        Err(error) => return refusal(error),
     };
     let service = StreamableHttpService::new(
         {
@@ -82,9 +82,20 @@ async fn authenticate(
     }
 }
 
-fn with_challenge(error: AppError) -> Response {
+/// A refused request keeps its HTTP status (401, 403, 429 with `Retry-After`) and answers with a
+/// JSON-RPC error carrying the message, so MCP clients show the reason instead of a bare status.
+fn refusal(error: AppError) -> Response {
     let unauthorized = matches!(error, AppError::Unauthorized(_));
+    let message = error.to_string();
     let mut response = error.into_response();
+    let status = response.status();
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": -32001, "message": message, "data": { "status": status.as_u16() } },
+    });
+    *response.body_mut() = Body::from(body.to_string());
+    response.headers_mut().remove(header::CONTENT_LENGTH);
     if unauthorized {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,

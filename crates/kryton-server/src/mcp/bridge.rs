@@ -149,6 +149,14 @@ async fn forward(upstream: &Upstream, message: &Value) -> Vec<Value> {
     };
     // A JSON-RPC answer in an error status is still the answer; anything else becomes one.
     replies.retain(|v| v.get("jsonrpc").is_some());
+    // A refusal before the server read the request carries `id: null`: it answers this request.
+    for reply in &mut replies {
+        if reply.get("id").is_some_and(Value::is_null)
+            && let (Some(id), true) = (&id, is_request)
+        {
+            reply["id"] = id.clone();
+        }
+    }
     if !status.is_success() && replies.is_empty() {
         let detail = serde_json::from_str::<Value>(&body)
             .ok()
