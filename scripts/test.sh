@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/ensure-postgres.sh
 # helm, kubernetes-validate, hadolint, docker-compose, moto: into .tools/ and .venv/ (fast when present).
 scripts/tools-install.sh
+# The official MCP client SDKs (Python and TypeScript) that tests/mcp.rs drives /api/mcp with.
+scripts/mcp-clients-install.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Bounded: a hung test must fail the run, not eat CI's whole budget.

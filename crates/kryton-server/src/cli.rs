@@ -54,6 +54,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve MCP over stdio for desktop agents, forwarding to a Kryton server's /api/mcp with the
+    /// API key in KRYTON_TOKEN (e.g. in Claude Desktop: `"command": "kryton", "args": ["mcp",
+    /// "--url", "https://notes.example.org"]`).
+    Mcp {
+        /// The Kryton server, e.g. https://notes.example.org (or its full /api/mcp URL).
+        #[arg(long, env = "KRYTON_URL")]
+        url: String,
+    },
     /// Write one archive of the database and the notes (safe while the server is serving).
     Backup {
         /// Default: $BACKUP_DIR/kryton-backup-<UTC timestamp>.tar.gz. `s3://bucket/prefix/` uploads
@@ -159,6 +167,16 @@ async fn run(cli: Cli) -> i32 {
                 }
             };
         }
+        // A client of a server: needs none of the server's configuration, and stdout is the protocol.
+        Some(Command::Mcp { url }) => {
+            return match crate::mcp::bridge::run(&url, std::env::var("KRYTON_TOKEN").ok()).await {
+                Ok(()) => exit_code::OK,
+                Err(e) => {
+                    eprintln!("kryton mcp: {e}");
+                    exit_code::OTHER
+                }
+            };
+        }
         _ => {}
     }
     let config = match cli.settings.validate() {
@@ -184,7 +202,7 @@ async fn run(cli: Cli) -> i32 {
         },
         Some(Command::Backup { out, retention }) => crate::backup::command::backup(&config, out, retention).await,
         Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
-        Some(Command::Version | Command::Healthcheck { .. } | Command::Openapi) => Ok(()),
+        Some(Command::Version | Command::Healthcheck { .. } | Command::Openapi | Command::Mcp { .. }) => Ok(()),
     };
     let code = match result {
         Ok(()) => exit_code::OK,

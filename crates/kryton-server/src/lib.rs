@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod listener;
 pub mod markdown;
+pub mod mcp;
 pub mod migrations;
 pub mod notes;
 pub mod object_store;

@@ -125,23 +125,16 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Resolves the caller, applies the global and per-key rate limits, and refuses writes made with
-/// read-only keys. Runs for every route except the probes.
+/// read-only keys. Runs for every route except the probes and MCP (which checks scopes per tool).
 pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let ip = client_ip(request.headers(), peer, &state.config.trust_proxy);
-    if let Err(retry) = state.limits.global.check(&format!("ip:{ip}")) {
-        return AppError::RateLimited(retry).into_response();
-    }
-    let caller = match resolve(&state, request.headers()).await {
+    let caller = match identify(&state, request.headers(), peer).await {
         Ok(caller) => caller,
         Err(error) => return error.into_response(),
     };
     if let Caller::User(principal) = &caller
-        && let Credential::ApiKey { id, scope } = &principal.credential
+        && let Credential::ApiKey { scope, .. } = &principal.credential
     {
-        if let Err(retry) = state.limits.api_key.check(&format!("key:{id}")) {
-            return AppError::RateLimited(retry).into_response();
-        }
         let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if *scope == Scope::ReadOnly && !safe {
             return AppError::Forbidden("this API key is read-only".to_owned()).into_response();
@@ -149,6 +142,28 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
     }
     request.extensions_mut().insert(caller);
     next.run(request).await
+}
+
+/// Who is calling, with the global (per IP) and per-API-key rate limits applied: the part of
+/// authentication every face of the server shares.
+pub async fn identify(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<Caller, AppError> {
+    let ip = client_ip(headers, peer, &state.config.trust_proxy);
+    state
+        .limits
+        .global
+        .check(&format!("ip:{ip}"))
+        .map_err(AppError::RateLimited)?;
+    let caller = resolve(state, headers).await?;
+    if let Caller::User(principal) = &caller
+        && let Credential::ApiKey { id, .. } = &principal.credential
+    {
+        state
+            .limits
+            .api_key
+            .check(&format!("key:{id}"))
+            .map_err(AppError::RateLimited)?;
+    }
+    Ok(caller)
 }
 
 /// A malformed or unknown credential in `Authorization` is a 401, never silently "anonymous": a

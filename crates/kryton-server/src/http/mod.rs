@@ -10,6 +10,7 @@ mod health;
 mod history;
 pub mod json;
 mod knowledge;
+mod mcp;
 mod notes;
 mod security;
 pub mod openapi;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(version::router())
         .merge(openapi::router())
+        .merge(mcp::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
         // Outermost, so that every answer (probes, errors, the web app) gets the headers.

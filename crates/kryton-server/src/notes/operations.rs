@@ -13,14 +13,14 @@ use crate::vault::journal::{Intent, Outcome};
 use crate::vault::{FolderPath, NotePath, Vault};
 
 /// One rewritten note, as the rename routes answer it.
-#[derive(Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema, schemars::JsonSchema)]
 pub struct Rewritten {
     pub path: String,
     pub links: usize,
 }
 
 /// A finished rename or folder move.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Moved {
     pub path: String,

@@ -265,6 +265,18 @@ pub async fn search(
     }
 }
 
+/// (path, title, mtime in epoch ms) of a user's notes, most recently modified first.
+pub async fn recent(
+    db: &Database,
+    user_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    const SQL: &str = "SELECT path, title, mtime_ms FROM notes WHERE user_id = $1 \
+        ORDER BY mtime_ms DESC, path LIMIT $2 OFFSET $3";
+    on_db!(db, pool => sqlx::query_as(SQL).bind(user_id).bind(limit).bind(offset).fetch_all(pool).await)
+}
+
 /// Every user with notes in the index (for the boot reconcile).
 pub async fn user_ids(db: &Database) -> Result<Vec<String>, sqlx::Error> {
     on_db!(db, pool => sqlx::query_scalar("SELECT id FROM users ORDER BY id").fetch_all(pool).await)
