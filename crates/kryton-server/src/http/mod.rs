@@ -10,6 +10,7 @@ pub mod json;
 mod knowledge;
 mod notes;
 mod version;
+mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,6 +19,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 
 use crate::auth::rate_limit::Limits;
 use crate::config::Config;
@@ -44,13 +46,16 @@ pub fn router(state: AppState) -> Router {
         .merge(knowledge::router())
         .merge(history::router())
         .merge(daily::router())
-        .fallback(not_found)
+        // Unknown API paths stay JSON 404s; everything else outside /api is the web app.
+        .route("/api", any(not_found))
+        .route("/api/{*rest}", any(not_found))
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate));
     Router::new()
         .merge(health::router())
         .merge(version::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
+        .fallback(web::serve)
         .with_state(state)
 }
 
