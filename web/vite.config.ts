@@ -13,5 +13,5 @@ export default defineConfig({
     sourcemap: false,
     chunkSizeWarningLimit: 1200,
   },
-  server: { proxy: { "/api": "http://127.0.0.1:3001" } },
+  server: { proxy: { "/api": process.env.KRYTON_API ?? "http://127.0.0.1:3001" } },
 });

@@ -222,7 +222,10 @@ export const api = {
 
   daily: () => post<{ path: string; content: string }>("/api/daily"),
   async templates(): Promise<{ name: string; path: string }[]> {
-    return arrayOf(await get("/api/templates"), "templates");
+    // [{name,path}] in the original's contract; a plain list of names is accepted too.
+    return arrayOf<string | { name: string; path: string }>(await get("/api/templates"), "templates").map((t) =>
+      typeof t === "string" ? { name: t, path: `Templates/${t}.md` } : t,
+    );
   },
   template: (name: string) => get<{ name: string; content: string }>(`/api/templates/${encodeURIComponent(name)}`),
 

@@ -29,7 +29,9 @@ function AuthScreen(props: { onSignedIn: (u: User) => void }) {
   useEffect(() => {
     api.authConfig().then(setConfig);
   }, []);
-  const showInvite = needInvite || config.inviteRequired || config.registrationMode === "invite";
+  // Without /api/auth/config (older servers) the field is offered; it is optional.
+  const showInvite =
+    needInvite || config.inviteRequired || config.registrationMode === undefined || /invite/.test(config.registrationMode);
   return (
     <main class="auth">
       <h1>Kryton</h1>

@@ -104,6 +104,9 @@ export function NotePage(props: {
   // Flush the pending save when the note changes or the page is left.
   useEffect(() => {
     pathRef.current = props.path;
+    // The preview pane and editor host unmount while the next note loads: a new editor follows.
+    editor.current?.destroy();
+    editor.current = null;
     setNote(null);
     setConflict(null);
     setShowHistory(false);
