@@ -214,7 +214,13 @@ export const api = {
     post(`/api/history-restore/${encPath(path)}?ts=${encodeURIComponent(String(ts))}`),
 
   async trash(): Promise<TrashItem[]> {
-    return arrayOf<TrashItem>(await get("/api/trash"), "items");
+    // The original's {path,trashedAt}; this server's older {trashPath,deletedAt} is read too.
+    type Raw = TrashItem & { trashPath?: string; deletedAt?: number | string };
+    return arrayOf<Raw>(await get("/api/trash"), "items").map((t) => ({
+      path: t.path ?? t.trashPath ?? t.originalPath,
+      originalPath: t.originalPath,
+      trashedAt: t.trashedAt ?? (t.deletedAt !== undefined ? new Date(t.deletedAt).toISOString() : undefined),
+    }));
   },
   restoreTrash: (id: string) => post(`/api/trash/restore/${encPath(id)}`),
   deleteTrash: (id: string) => del(`/api/trash/${encPath(id)}`),

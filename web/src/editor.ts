@@ -4,7 +4,20 @@ import { EditorView, keymap, placeholder, drawSelection, highlightActiveLine, li
 import { EditorState } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { markdown, markdownLanguage } from "@codemirror/lang-markdown";
-import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
+import { syntaxHighlighting, defaultHighlightStyle, HighlightStyle } from "@codemirror/language";
+import { tags as t } from "@lezer/highlight";
+
+/** Token colours for the dark theme with enough contrast on its background (WCAG AA). */
+const darkHighlight = HighlightStyle.define([
+  { tag: t.heading, fontWeight: "bold", color: "#c9c0ff" },
+  { tag: t.emphasis, fontStyle: "italic" },
+  { tag: t.strong, fontWeight: "bold" },
+  { tag: [t.link, t.url], color: "#8cc8ff", textDecoration: "underline" },
+  { tag: [t.monospace, t.string], color: "#f0c987" },
+  { tag: [t.meta, t.comment, t.processingInstruction], color: "#b4b4c4" },
+  { tag: [t.keyword, t.atom, t.bool], color: "#ff9ecf" },
+  { tag: t.quote, color: "#c8e6a0" },
+]);
 import { autocompletion, completionKeymap, type CompletionContext, type CompletionResult } from "@codemirror/autocomplete";
 
 export interface EditorOptions {
@@ -75,7 +88,9 @@ export function createEditor(o: EditorOptions): EditorHandle {
         highlightActiveLine(),
         EditorView.lineWrapping,
         markdown({ base: markdownLanguage }),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        document.documentElement.dataset.theme === "dark"
+          ? syntaxHighlighting(darkHighlight)
+          : syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         autocompletion({ override: [noteCompletion(o.notes), tagCompletion(o.tags)] }),
         placeholder("Start writing…"),
         keymap.of([...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),

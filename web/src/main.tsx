@@ -303,15 +303,15 @@ function NewNoteDialog(props: { onClose: () => void; onCreate: (path: string, co
           Name or path (folders with /)
           <input name="path" required placeholder="Projects/New idea" autoComplete="off" />
         </label>
-        <label>
-          Template
-          <select name="template">
+        <label for="new-note-template">Template</label>
+        <div class="field">
+          <select id="new-note-template" name="template">
             <option value="">None</option>
             {templates.map((t) => (
               <option value={t.name}>{t.name}</option>
             ))}
           </select>
-        </label>
+        </div>
         <div class="actions">
           <button type="button" onClick={props.onClose}>
             Cancel

@@ -170,13 +170,13 @@ export function SettingsPage() {
           Name
           <input name="name" required maxLength={100} />
         </label>
-        <label>
-          Scope
-          <select name="scope">
+        <label for="key-scope">Scope</label>
+        <div class="field">
+          <select id="key-scope" name="scope">
             <option value="read-write">Read and write</option>
             <option value="read-only">Read only</option>
           </select>
-        </label>
+        </div>
         <button class="primary" type="submit">
           Create key
         </button>
@@ -237,6 +237,7 @@ export function AdminPage(props: { me: User }) {
   const [users, setUsers] = useState<User[]>([]);
   const [invites, setInvites] = useState<Invite[]>([]);
   const [mode, setMode] = useState("");
+  const [newCode, setNewCode] = useState<string | null>(null);
   const refresh = async () => {
     try {
       const [u, i, m] = await Promise.all([api.users(), api.invites(), api.registration()]);
@@ -264,12 +265,18 @@ export function AdminPage(props: { me: User }) {
         Who may sign up
         <select value={mode} onChange={(e) => run(() => api.setRegistration(e.currentTarget.value))} data-testid="registration-mode">
           <option value="open">Anyone</option>
-          <option value="invite">With an invite code</option>
+          <option value="invite-only">With an invite code</option>
           <option value="closed">Nobody</option>
         </select>
       </label>
       <h2>Invites</h2>
-      <button onClick={() => run(api.createInvite)}>Create invite</button>
+      <button onClick={() => run(async () => setNewCode((await api.createInvite()).code ?? null))}>Create invite</button>
+      {newCode && (
+        <div class="callout" role="alert">
+          <p>New invite code: give it to the person you invite.</p>
+          <code data-testid="new-invite-code">{newCode}</code>
+        </div>
+      )}
       <table class="list" aria-label="Invites">
         <thead>
           <tr>
@@ -284,9 +291,9 @@ export function AdminPage(props: { me: User }) {
           {invites.map((i) => (
             <tr>
               <td>
-                <code data-testid="invite-code">{i.code ?? "(hidden)"}</code>
+                <code data-testid="invite-code">{i.code ?? `${i.id.slice(0, 8)}…`}</code>
               </td>
-              <td>{i.usedById ? "used" : "unused"}</td>
+              <td>{i.usedById || (i as { usedBy?: string | null }).usedBy ? "used" : "unused"}</td>
               <td class="row-actions">
                 <button aria-label={`Delete invite ${i.code ?? i.id}`} onClick={() => run(() => api.deleteInvite(i.id))}>
                   Delete

@@ -3,10 +3,10 @@ import { ADMIN, uniq } from "./helpers";
 
 test("admin: registration mode, an invite used to sign up, the new user listed and disabled", async ({ page, browser }) => {
   await page.goto("/admin");
-  await expect(page.getByRole("cell", { name: ADMIN.email })).toBeVisible();
-  await page.getByTestId("registration-mode").selectOption("invite");
+  await expect(page.getByRole("cell", { name: ADMIN.email, exact: true })).toBeVisible();
+  await page.getByTestId("registration-mode").selectOption("invite-only");
   await page.getByRole("button", { name: "Create invite" }).click();
-  const code = (await page.getByTestId("invite-code").last().textContent())!.trim();
+  const code = (await page.getByTestId("new-invite-code").textContent())!.trim();
   expect(code.length).toBeGreaterThan(4);
 
   const email = `${uniq("guest")}@example.test`;
@@ -24,7 +24,7 @@ test("admin: registration mode, an invite used to sign up, the new user listed a
   await guest.close();
 
   await page.reload();
-  await expect(page.getByRole("cell", { name: email })).toBeVisible();
+  await expect(page.getByRole("cell", { name: email, exact: true })).toBeVisible();
   await page.getByRole("button", { name: `Disable ${email}` }).click();
   await expect(page.getByRole("button", { name: `Enable ${email}` })).toBeVisible();
   await page.getByTestId("registration-mode").selectOption("open");

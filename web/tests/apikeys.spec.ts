@@ -4,7 +4,7 @@ import { uniq } from "./helpers";
 test("an API key is shown once, works with its scope, and stops working when revoked", async ({ page, playwright, baseURL }) => {
   await page.goto("/settings");
   const name = uniq("reader");
-  await page.getByLabel("Name").fill(name);
+  await page.getByRole("textbox", { name: "Name", exact: true }).fill(name);
   await page.getByLabel("Scope").selectOption("read-only");
   await page.getByRole("button", { name: "Create key" }).click();
   const key = (await page.getByTestId("new-key").textContent())!.trim();

@@ -23,7 +23,7 @@ test("a new note from a template starts with the template's text", async ({ page
   await page.goto("/");
   await page.getByRole("button", { name: "New note", exact: true }).first().click();
   await page.getByLabel("Name or path").fill(path);
-  await page.getByLabel("Template").selectOption(name);
+  await page.getByLabel("Template", { exact: true }).selectOption(name);
   await page.getByRole("button", { name: "Create", exact: true }).click();
   await expect(page.getByTestId("editor")).toBeVisible();
   expect(await getNote(request, `${path}.md`)).toBe(content);
