@@ -39,7 +39,11 @@ fn build_web() -> Result<(), String> {
     }
     let stamp_path = dist.join(".build-stamp");
     if skip || !web.join("package.json").is_file() {
-        let folder = if dist.join("index.html").is_file() { dist } else { placeholder(&out_dir)? };
+        let folder = if dist.join("index.html").is_file() {
+            dist
+        } else {
+            placeholder(&out_dir)?
+        };
         println!("cargo:rustc-env=KRYTON_WEB_DIST={}", folder.display());
         return Ok(());
     }
@@ -59,8 +63,7 @@ fn build_web() -> Result<(), String> {
             run_npm(npm, &web, &["ci", "--no-audit", "--no-fund"])?;
         }
         run_npm(npm, &web, &["run", "build"])?;
-        std::fs::write(&stamp_path, &stamp)
-            .map_err(|e| format!("could not write {}: {e}", stamp_path.display()))?;
+        std::fs::write(&stamp_path, &stamp).map_err(|e| format!("could not write {}: {e}", stamp_path.display()))?;
     }
     println!("cargo:rustc-env=KRYTON_WEB_DIST={}", dist.display());
     Ok(())
@@ -89,7 +92,13 @@ fn run_npm(npm: &str, dir: &Path, args: &[&str]) -> Result<(), String> {
 /// document the API types are generated from.
 fn web_inputs(web: &Path, manifest: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for name in ["index.html", "package.json", "package-lock.json", "tsconfig.json", "vite.config.ts"] {
+    for name in [
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "tsconfig.json",
+        "vite.config.ts",
+    ] {
         files.push(web.join(name));
     }
     for dir in ["src", "scripts", "public"] {
@@ -130,8 +139,7 @@ fn placeholder(out_dir: &Path) -> Result<PathBuf, String> {
         <h1>Kryton</h1><p>This server was built with KRYTON_SKIP_WEB_BUILD=1 and without a built \
         web app. Run <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code> and rebuild \
         the server. The API is served under <code>/api</code>.</p></html>";
-    std::fs::write(dir.join("index.html"), page)
-        .map_err(|e| format!("could not write the placeholder page: {e}"))?;
+    std::fs::write(dir.join("index.html"), page).map_err(|e| format!("could not write the placeholder page: {e}"))?;
     Ok(dir)
 }
 

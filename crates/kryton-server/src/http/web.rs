@@ -39,12 +39,8 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
 
 pub async fn serve(request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return AppError::NotFound(format!(
-            "no route for {} {}",
-            request.method(),
-            request.uri().path()
-        ))
-        .into_response();
+        return AppError::NotFound(format!("no route for {} {}", request.method(), request.uri().path()))
+            .into_response();
     }
     let path = request.uri().path().trim_start_matches('/');
     let headers = request.headers();
