@@ -63,7 +63,7 @@ run_backend() {
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$WORK/server.log"; echo "web-test: kryton exited" >&2; return 1; fi
     sleep 0.2
   done
-  local shots=()
+  local shots=(-u SCREENSHOTS)
   if [[ $backend == sqlite ]]; then mkdir -p "$ROOT/docs/screenshots"; shots=(SCREENSHOTS="$ROOT/docs/screenshots"); fi
   echo "web-test: $backend on port $port"
   (cd web && env "${shots[@]}" KRYTON_URL="http://127.0.0.1:$port" npx playwright test "${PLAYWRIGHT_ARGS[@]}")

@@ -24,8 +24,10 @@ test("no serious accessibility violations on the main screens, light and dark", 
     await page.goto("/trash");
     await noSeriousViolations(page, `trash ${theme}`);
     await page.goto("/admin");
+    await expect(page.getByRole("heading", { name: "Administration" })).toBeVisible();
     await noSeriousViolations(page, `admin ${theme}`);
     await page.keyboard.press("Control+k");
+    await expect(page.getByRole("dialog", { name: "Search" })).toBeVisible();
     await noSeriousViolations(page, `search ${theme}`);
   }
   await page.goto("/settings");

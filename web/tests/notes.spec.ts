@@ -71,6 +71,7 @@ test("a folder renames and deletes with its notes", async ({ page, request }) =>
   await expect(page).toHaveURL(new RegExp(`/notes/${folder}-moved/Inner\\.md$`));
   await page.getByRole("button", { name: `Delete ${folder}-moved`, exact: true }).click();
   await page.getByRole("button", { name: "Move to trash" }).click();
+  await expect(page.getByRole("button", { name: `Delete ${folder}-moved`, exact: true })).toHaveCount(0);
   const r = await request.get(`/api/notes/${folder}-moved/Inner.md`);
   expect(r.status()).toBe(404);
 });

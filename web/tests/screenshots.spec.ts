@@ -22,6 +22,7 @@ test("screenshots of the main screens", async ({ page, request }) => {
     await page.waitForTimeout(500);
     await page.screenshot({ path: `${dir}/graph-${theme}.png` });
     await page.goto("/");
+    await expect(page.getByRole("heading", { name: /Welcome/ })).toBeVisible();
     await page.keyboard.press("Control+k");
     await page.getByLabel("Search notes").fill("markdown");
     await expect(page.getByRole("option").first()).toBeVisible();

@@ -107,10 +107,10 @@ fn pick_encoding(path: &str, headers: &HeaderMap) -> Option<(Vec<u8>, &'static s
         })
     };
     for (coding, ext) in [("br", "br"), ("gzip", "gz")] {
-        if accepts(coding) {
-            if let Some(file) = Compressed::get(&format!("{path}.{ext}")) {
-                return Some((file.data.into_owned(), coding));
-            }
+        if accepts(coding)
+            && let Some(file) = Compressed::get(&format!("{path}.{ext}"))
+        {
+            return Some((file.data.into_owned(), coding));
         }
     }
     None
