@@ -8,7 +8,19 @@
 #          rootfs, and the same rootfs plus the host's Rust toolchain), so this one file is what both
 #          a registry-connected build and the offline smoke test (scripts/docker-smoke.sh) build.
 ARG RUST_IMAGE=rust:1.95-bookworm
+ARG NODE_IMAGE=node:20-bookworm-slim
 ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+# The web app (web/), built with npm from its lockfile; the Rust stage embeds web/dist.
+FROM ${NODE_IMAGE} AS web
+ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+# The API types are generated from the server's committed OpenAPI document when it exists.
+COPY crates/kryton-server/ /src/crates/kryton-server/
+RUN npm run build
 
 FROM ${RUST_IMAGE} AS build
 # The commit the image is built from; the binary reports it at /api/version. The build context has
@@ -17,6 +29,9 @@ ARG KRYTON_COMMIT=
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
+# Built by the node stage above: build.rs embeds it as is instead of running npm again.
+COPY --from=web /src/web/dist ./web/dist
+ENV KRYTON_SKIP_WEB_BUILD=1
 # An empty KRYTON_COMMIT is unset rather than exported, so the server falls back to /COMMIT_SHA.
 RUN if [ -z "${KRYTON_COMMIT}" ]; then unset KRYTON_COMMIT; fi \
  && cargo build --release --locked -p kryton-server --bin kryton \

@@ -4,6 +4,8 @@
 #   rust:<ver>-bookworm   the same kind of rootfs plus gcc/libc6-dev/pkg-config/ca-certificates and
 #                         the host's own Rust toolchain (rustc/cargo of `rustup default`), laid out
 #                         like the official image (CARGO_HOME=/usr/local/cargo)
+#   node:<ver>-bookworm-slim  the same minbase rootfs plus the host's Node.js and npm (/usr/bin/node,
+#                         /usr/lib/node_modules/npm), for the web app's build stage
 # The tags are read from the Dockerfile's ARG defaults, so the real Dockerfile builds unchanged.
 # Needs a running Docker engine, debootstrap and the Debian mirror apt already uses.
 # Re-runs are cheap: an image that already exists is kept (FORCE=1 remakes both; or docker rmi one).
@@ -17,7 +19,8 @@ SUITE=bookworm
 arg_default() { sed -n "s/^ARG $1=//p" "$ROOT/Dockerfile" | head -n1; }
 RUNTIME_TAG=$(arg_default RUNTIME_IMAGE)
 BUILD_TAG=$(arg_default RUST_IMAGE)
-[[ -n "$RUNTIME_TAG" && -n "$BUILD_TAG" ]] || { echo "base: cannot read ARG defaults from Dockerfile" >&2; exit 1; }
+NODE_TAG=$(arg_default NODE_IMAGE)
+[[ -n "$RUNTIME_TAG" && -n "$BUILD_TAG" && -n "$NODE_TAG" ]] || { echo "base: cannot read ARG defaults from Dockerfile" >&2; exit 1; }
 
 have_image() { [[ "${FORCE:-0}" != 1 ]] && docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -73,4 +76,25 @@ else
     --change 'CMD ["bash"]' - "$BUILD_TAG" >/dev/null
   rm -rf "$WORK/build"
 fi
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^($RUNTIME_TAG|$BUILD_TAG) " || true
+if have_image "$NODE_TAG"; then
+  echo "base: $NODE_TAG already present"
+else
+  node_bin=$(readlink -f "$(command -v node)")
+  npm_dir=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
+  echo "base: debootstrap $SUITE + node $("$node_bin" --version) -> $NODE_TAG"
+  bootstrap "$WORK/node" "ca-certificates,libstdc++6"
+  install -D -m 0755 "$node_bin" "$WORK/node/usr/local/bin/node"
+  mkdir -p "$WORK/node/usr/local/lib/node_modules"
+  cp -a "$npm_dir" "$WORK/node/usr/local/lib/node_modules/npm"
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$WORK/node/usr/local/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$WORK/node/usr/local/bin/npx"
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$WORK/node/usr/local/share/ca-certificates/"
+    chroot "$WORK/node" update-ca-certificates >/dev/null 2>&1
+  fi
+  tar -C "$WORK/node" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["node"]' - "$NODE_TAG" >/dev/null
+  rm -rf "$WORK/node"
+fi
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^($RUNTIME_TAG|$BUILD_TAG|$NODE_TAG) " || true

@@ -124,6 +124,22 @@ smoke() {
   fi
   http_get /healthz
   [[ $code == 200 ]] && pass "$name: /healthz 200" || fail "$name: /healthz $code $body"
+  # The web app: the page at /, one of the hashed assets it names (immutable), a deep link.
+  http_get /
+  asset=$(grep -o '/assets/[^"]*\.js' "$LOGDIR/body" | head -n1)
+  if [[ $code == 200 && -n $asset ]] && grep -q '<div id="app">' "$LOGDIR/body"; then
+    pass "$name: / serves the web app"
+  else
+    fail "$name: / $code (no web app page)"
+  fi
+  acode=$(curl -s -o /dev/null -D "$LOGDIR/asset-headers" -w '%{http_code}' --max-time 5 -H 'Accept-Encoding: br, gzip' "http://127.0.0.1:$PORT$asset") || acode=000
+  if [[ $acode == 200 ]] && grep -qi '^cache-control:.*immutable' "$LOGDIR/asset-headers" && grep -qi '^content-encoding: br' "$LOGDIR/asset-headers"; then
+    pass "$name: $asset 200, immutable, brotli"
+  else
+    fail "$name: asset $asset answered $acode: $(tr -d '\r' < "$LOGDIR/asset-headers" | tr '\n' ' ')"
+  fi
+  http_get /notes/Projects/Alpha.md
+  [[ $code == 200 ]] && grep -q '<div id="app">' "$LOGDIR/body" && pass "$name: a deep link serves the app" || fail "$name: deep link $code"
   http_get /api/version
   if [[ $code == 200 && $body == *"\"commit\":\"$COMMIT\""* ]]; then
     pass "$name: /api/version commit = built commit ($body)"

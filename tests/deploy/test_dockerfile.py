@@ -53,8 +53,13 @@ def test_multi_stage_rust_builder_and_slim_debian_runtime():
     with open(ROOT / "Cargo.toml", "rb") as f:
         msrv = tomllib.load(f)["workspace"]["package"]["rust-version"]
     assert (int(m[1]), int(m[2])) >= tuple(int(x) for x in msrv.split(".")[:2])
+    assert re.fullmatch(r"node:(\d+)-bookworm-slim", args["NODE_IMAGE"]), args["NODE_IMAGE"]
     froms = [rest for w, rest in ins if w == "FROM"]
-    assert froms == ["${RUST_IMAGE} AS build", "${RUNTIME_IMAGE}"]
+    assert froms == ["${NODE_IMAGE} AS web", "${RUST_IMAGE} AS build", "${RUNTIME_IMAGE}"]
+    # The web app built by the node stage reaches the binary (build.rs embeds it, npm not rerun).
+    copies = [rest for w, rest in ins if w == "COPY"]
+    assert "--from=web /src/web/dist ./web/dist" in copies
+    assert any(w == "ENV" and "KRYTON_SKIP_WEB_BUILD=1" in rest for w, rest in ins)
 
 
 def test_runtime_stage_contract():
@@ -77,4 +82,5 @@ def test_runtime_stage_contract():
 def test_build_context_is_an_allow_list():
     lines = [l for l in (ROOT / ".dockerignore").read_text().splitlines() if l and not l.startswith("#")]
     assert lines[0] == "*"
-    assert "!crates/" in lines and "!Cargo.lock" in lines
+    assert "!crates/" in lines and "!Cargo.lock" in lines and "!web/" in lines
+    assert "web/node_modules" in lines

@@ -16,6 +16,7 @@ mod security;
 pub mod openapi;
 mod settings;
 mod version;
+mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,6 +25,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 
 use crate::auth::rate_limit::Limits;
 use crate::config::Config;
@@ -55,7 +57,9 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::router())
         .merge(files::router())
         .merge(canvas::router())
-        .fallback(not_found)
+        // Unknown API paths stay JSON 404s; everything else outside /api is the web app.
+        .route("/api", any(not_found))
+        .route("/api/{*rest}", any(not_found))
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), security::cross_site));
     Router::new()
@@ -65,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(mcp::router())
         .merge(api)
         .route_layer(middleware::from_fn(log_request))
+        .fallback(web::serve)
         // Outermost, so that every answer (probes, errors, the web app) gets the headers.
         .layer(middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
