@@ -175,7 +175,10 @@ async fn delete_user(
 ) -> Result<Json<UserDeleted>, AppError> {
     let Some(user) = users::by_id(&state.db, &id).await? else {
         return match crate::notes::finished_user_deletion(&state.config, &id) {
-            Some(moved_to) => Ok(Json(UserDeleted { success: true, vault_moved_to: moved_to })),
+            Some(moved_to) => Ok(Json(UserDeleted {
+                success: true,
+                vault_moved_to: moved_to,
+            })),
             None => Err(AppError::NotFound("user not found".to_owned())),
         };
     };

@@ -7,12 +7,17 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::json::ApiJson;
 use crate::auth::CurrentUser;
 use crate::canvas;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
+
+#[derive(OpenApi)]
+#[openapi(paths(list, create, read, update, remove))]
+pub struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,30 +26,36 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /api/canvas`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCanvas {
     pub name: String,
     /// The document; an empty canvas when absent.
+    #[schema(value_type = Option<Object>)]
     pub content: Option<Value>,
 }
 
 /// What a write answers: the file name (`plan.canvas`) and a message.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CanvasWritten {
     pub name: String,
-    pub message: &'static str,
+    pub message: String,
 }
 
 /// What a delete answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CanvasDeleted {
-    pub message: &'static str,
+    pub message: String,
 }
 
+/// The caller's canvas files (`plan.canvas`).
+#[utoipa::path(get, path = "/api/canvas", tag = "canvas", responses((status = 200, body = Vec<String>), (status = 401, body = ErrorBody)))]
 async fn list(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Vec<String>>, AppError> {
     Ok(Json(canvas::list(&state.config, &me.user.id).await?))
 }
 
+/// Creates a canvas (JSON Canvas 1.0, validated).
+#[utoipa::path(post, path = "/api/canvas", tag = "canvas", request_body = NewCanvas,
+    responses((status = 201, body = CanvasWritten), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -63,11 +74,14 @@ async fn create(
         StatusCode::CREATED,
         Json(CanvasWritten {
             name,
-            message: "Canvas file created",
+            message: "Canvas file created".to_owned(),
         }),
     ))
 }
 
+/// One canvas document.
+#[utoipa::path(get, path = "/api/canvas/{name}", tag = "canvas", params(("name" = String, Path)),
+    responses((status = 200, description = "The JSON Canvas document", body = Object), (status = 404, body = ErrorBody)))]
 async fn read(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -76,6 +90,9 @@ async fn read(
     Ok(Json(canvas::read(&state.config, &me.user.id, &name).await?))
 }
 
+/// Replaces a canvas document (validated).
+#[utoipa::path(put, path = "/api/canvas/{name}", tag = "canvas", params(("name" = String, Path)), request_body(content = Object, description = "The JSON Canvas document"),
+    responses((status = 200, body = CanvasWritten), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -85,10 +102,13 @@ async fn update(
     let name = canvas::write(&state.config, &me.user.id, &name, &doc, false).await?;
     Ok(Json(CanvasWritten {
         name,
-        message: "Canvas file updated",
+        message: "Canvas file updated".to_owned(),
     }))
 }
 
+/// Moves a canvas to the trash.
+#[utoipa::path(delete, path = "/api/canvas/{name}", tag = "canvas", params(("name" = String, Path)),
+    responses((status = 200, body = CanvasDeleted), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -96,6 +116,6 @@ async fn remove(
 ) -> Result<Json<CanvasDeleted>, AppError> {
     canvas::delete(&state.config, &me.user.id, &name).await?;
     Ok(Json(CanvasDeleted {
-        message: "Canvas file deleted",
+        message: "Canvas file deleted".to_owned(),
     }))
 }

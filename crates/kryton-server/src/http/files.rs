@@ -11,11 +11,25 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use crate::attachments;
 use crate::auth::CurrentUser;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
+
+#[derive(OpenApi)]
+#[openapi(paths(upload, serve, remove))]
+pub struct Api;
+
+/// The multipart form of an upload.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Upload {
+    /// The file; its name becomes the attachment's name.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,7 +39,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Where an upload was stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Uploaded {
     /// Vault-relative path (`attachments/photo.png`), as notes link to it.
     pub path: String,
@@ -34,10 +48,10 @@ pub struct Uploaded {
 }
 
 /// What a delete answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Trashed {
-    pub message: &'static str,
+    pub message: String,
     pub path: String,
     pub trash_path: String,
 }
@@ -50,6 +64,10 @@ fn multipart_error(error: MultipartError) -> AppError {
     }
 }
 
+/// Stores an attachment under `attachments/` (a taken name gets a `-2` suffix), at most
+/// `MAX_UPLOAD_BYTES`.
+#[utoipa::path(post, path = "/api/files", tag = "files", request_body(content = Upload, content_type = "multipart/form-data"),
+    responses((status = 200, body = Uploaded), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -98,6 +116,9 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// Serves a file with its type, ETag, Last-Modified and range support; never as active content.
+#[utoipa::path(get, path = "/api/files/{path}", tag = "files", params(("path" = String, Path, description = "`attachments/x.png`, or a bare file name")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 206, description = "A range of it"),
+        (status = 304, description = "Not modified"), (status = 404, body = ErrorBody)))]
 async fn serve(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -144,6 +165,9 @@ async fn serve(
     Ok(response)
 }
 
+/// Moves a file to the trash.
+#[utoipa::path(delete, path = "/api/files/{path}", tag = "files", params(("path" = String, Path)),
+    responses((status = 200, body = Trashed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -151,7 +175,7 @@ async fn remove(
 ) -> Result<Json<Trashed>, AppError> {
     let entry = attachments::delete(&state.config, &me.user.id, &raw).await?;
     Ok(Json(Trashed {
-        message: "File moved to trash",
+        message: "File moved to trash".to_owned(),
         path: entry.original_path,
         trash_path: entry.trash_path,
     }))

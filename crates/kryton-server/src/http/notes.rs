@@ -13,10 +13,10 @@ use super::json::ApiJson;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
 use crate::markdown;
+use crate::notes::Rewritten;
 use crate::notes::{self, blocking, millis, sync_path};
 use crate::store::iso;
 use crate::store::notes as index;
-use crate::notes::Rewritten;
 use crate::vault::{FolderPath, NotePath, TreeNode};
 
 #[derive(OpenApi)]

@@ -34,6 +34,9 @@ use super::AppState;
         (name = "history", description = "Kept versions and the trash"),
         (name = "api-keys", description = "Personal API keys (sessions only)"),
         (name = "admin", description = "Users, invites, registration (admins, sessions only)"),
+        (name = "settings", description = "Per-user settings (string values)"),
+        (name = "files", description = "Attachments and images"),
+        (name = "canvas", description = "JSON Canvas documents"),
         (name = "meta", description = "Health, version, this document")
     )
 )]
@@ -82,6 +85,9 @@ pub fn document() -> Document {
         super::admin::Api::openapi(),
         super::health::Api::openapi(),
         super::version::Api::openapi(),
+        super::settings::Api::openapi(),
+        super::files::Api::openapi(),
+        super::canvas::Api::openapi(),
     ] {
         doc.merge(part);
     }

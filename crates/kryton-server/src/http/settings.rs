@@ -6,12 +6,17 @@ use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::json::ApiJson;
 use crate::auth::CurrentUser;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::user_settings;
+
+#[derive(OpenApi)]
+#[openapi(paths(list, update))]
+pub struct Api;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,20 +25,22 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `PUT /api/settings/{key}`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SettingUpdate {
     pub value: String,
 }
 
 /// What a stored setting answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SettingUpdated {
     pub key: String,
     pub value: String,
-    pub message: &'static str,
+    pub message: String,
 }
 
 /// Every setting of the caller, as one object of strings.
+#[utoipa::path(get, path = "/api/settings", tag = "settings",
+    responses((status = 200, description = "Every setting, key to string value", body = BTreeMap<String, String>), (status = 401, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -41,6 +48,9 @@ async fn list(
     Ok(Json(user_settings::all(&state.db, &me.user.id).await?))
 }
 
+/// Stores one setting (keys of `A-Za-z0-9_.-`, at most 100 characters; values at most 64 KiB).
+#[utoipa::path(put, path = "/api/settings/{key}", tag = "settings", request_body = SettingUpdate,
+    params(("key" = String, Path)), responses((status = 200, body = SettingUpdated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
@@ -51,6 +61,6 @@ async fn update(
     Ok(Json(SettingUpdated {
         key,
         value: body.value,
-        message: "Setting updated",
+        message: "Setting updated".to_owned(),
     }))
 }

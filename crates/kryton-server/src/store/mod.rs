@@ -77,4 +77,3 @@ pub fn parse_iso(text: &str) -> Option<i64> {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
-

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     EntryKind, Result, TRASH_DIR, TRASH_INDEX, TrashEntry, TrashRecord, Vault, VaultError, VaultLock,
-    conflict_if_in_the_way, exists, is_dir, is_file, now_ms, remove_dir_all_durable, remove_empty_parents,
-    is_note_name, remove_file_durable, rename_durable, sync_dir, with_suffix, write_atomic,
+    conflict_if_in_the_way, exists, is_dir, is_file, is_note_name, now_ms, remove_dir_all_durable,
+    remove_empty_parents, remove_file_durable, rename_durable, sync_dir, with_suffix, write_atomic,
 };
 use crate::markdown;
 use crate::vault::path::{FilePath, FolderPath, NotePath, resolve_checked};
