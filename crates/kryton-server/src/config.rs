@@ -114,6 +114,9 @@ pub struct Settings {
     /// Largest accepted file upload (`POST /api/files`), in bytes.
     #[arg(long, env = "MAX_UPLOAD_BYTES", global = true, default_value = "26214400")]
     pub max_upload_bytes: String,
+    /// A new account's vault: `on` writes the sample notes and templates, `off` only a welcome note.
+    #[arg(long, env = "SAMPLE_VAULT", global = true, default_value = "on")]
+    pub sample_vault: String,
     /// Testing aid: read migrations from this directory instead of the embedded ones.
     #[arg(long, env = "KRYTON_MIGRATIONS_DIR", global = true, hide = true)]
     pub migrations_dir: Option<PathBuf>,
@@ -249,6 +252,7 @@ pub struct Config {
     pub history_limit: usize,
     pub trash_retention: Duration,
     pub max_upload_bytes: u64,
+    pub sample_vault: bool,
 }
 
 /// Every problem found, one per line, each naming its variable.
@@ -393,6 +397,13 @@ impl Settings {
                 true
             }
         };
+        let sample_vault = parse_bool(&self.sample_vault).unwrap_or_else(|| {
+            check(
+                "SAMPLE_VAULT",
+                Err(format!("{:?} must be on or off", self.sample_vault)),
+            );
+            true
+        });
         let log_format = match self.log_format.trim() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -464,6 +475,7 @@ impl Settings {
             history_limit,
             trash_retention,
             max_upload_bytes,
+            sample_vault,
         })
     }
 }

@@ -624,11 +624,16 @@ async fn history_trash_daily_templates(backend: Backend) {
         ("title", Ty::Str),
         ("modifiedAt", Ty::Str),
     ];
-    let (status, daily) = s.request("POST", "/api/daily", &me, None).await;
+    // Today's note is part of the first-run vault: the original's 200 for an existing one.
+    let (status, today) = s.request("POST", "/api/daily", &me, None).await;
+    assert_eq!(status, 200, "{today}");
+    assert_shape(&today, &daily_fields);
+    let other_day = Some(json!({ "date": "2030-01-02" }));
+    let (status, daily) = s.request("POST", "/api/daily", &me, other_day.clone()).await;
     assert_eq!(status, 201, "{daily}");
     assert_shape(&daily, &daily_fields);
     assert!(daily["content"].as_str().unwrap().contains("## Tasks"));
-    let (status, again) = s.request("POST", "/api/daily", &me, None).await;
+    let (status, again) = s.request("POST", "/api/daily", &me, other_day).await;
     assert_eq!(status, 200);
     assert_shape(&again, &daily_fields);
     assert_eq!(again["path"], daily["path"]);

@@ -144,7 +144,7 @@ async fn crash_at_every_step(backend: Backend, op: Op) {
         // The client never got its answer: it retries, and gets the finished result.
         let (status, body) = send(&s, &me, &op).await.unwrap();
         assert_eq!(status, 200, "{context}: the retried request: {body}");
-        assert_eq!(body["path"], op.path_after, "{context}: the retried request: {body}");
+        assert_eq!(body["newPath"], op.path_after, "{context}: the retried request: {body}");
         check_invariants(&s, &me, &op, &context).await;
         let stray: Vec<_> = walk(&s.env.data_dir().join("notes"))
             .into_iter()

@@ -177,7 +177,7 @@ async fn first_run_vault(backend: Backend) {
     }
     assert_eq!(
         s.request("GET", "/api/templates", &ann, None).await.1,
-        json!(["Daily", "Meeting"])
+        json!([{"name": "Daily", "path": "Templates/Daily.md"}, {"name": "Meeting", "path": "Templates/Meeting.md"}])
     );
     let (_, graph) = s.request("GET", "/api/graph", &ann, None).await;
     let edges = graph["edges"].to_string();

@@ -100,7 +100,8 @@ pub async fn first_run(db: &Database, config: &Config, user_id: &str) -> Result<
     let vault = vault(config, user_id);
     let writer = vault.clone();
     let today = time::OffsetDateTime::now_utc().date();
-    let written = blocking(move || writer.init(today)).await?;
+    let sample = config.sample_vault;
+    let written = blocking(move || writer.init(today, sample)).await?;
     for path in &written {
         sync_path(db, &vault, user_id, path).await?;
     }

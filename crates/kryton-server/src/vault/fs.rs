@@ -358,13 +358,18 @@ impl Vault {
     /// Creates the user's directory and, for a vault without notes, the sample vault of
     /// [`super::sample`] (with `today`'s daily note). Returns the notes written (none when the
     /// vault already had notes).
-    pub fn init(&self, today: time::Date) -> Result<Vec<NotePath>> {
+    pub fn init(&self, today: time::Date, sample: bool) -> Result<Vec<NotePath>> {
         let _lock = self.lock()?;
         if !self.list_notes()?.is_empty() {
             return Ok(Vec::new());
         }
         let mut written = Vec::new();
-        for (raw, content) in super::sample::notes(today) {
+        let notes = if sample {
+            super::sample::notes(today)
+        } else {
+            super::sample::welcome_only()
+        };
+        for (raw, content) in notes {
             let path = NotePath::parse(&raw)?;
             let file = path.resolve(&self.root)?;
             if exists(&file)? {

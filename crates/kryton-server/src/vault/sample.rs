@@ -72,6 +72,16 @@ Date: {{date}}\n\
 #meeting\n";
 
 /// `(path, content)` of every sample note, `today`'s daily note rendered from the sample template.
+/// The first-run vault with `SAMPLE_VAULT=off`: one welcome note that links only to itself.
+pub fn welcome_only() -> Vec<(String, String)> {
+    vec![(WELCOME_PATH.to_owned(), WELCOME_ALONE.to_owned())]
+}
+
+const WELCOME_ALONE: &str = "# Welcome to Kryton\n\
+\n\
+Your notes are plain markdown files. Link them with double brackets, like [[Welcome]] \
+(a link to this very note), and tag them with a hash, like #getting-started.\n";
+
 pub fn notes(today: time::Date) -> Vec<(String, String)> {
     let day = format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day());
     let daily = format!(

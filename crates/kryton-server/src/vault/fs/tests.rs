@@ -719,7 +719,12 @@ fn templates_list_and_read() {
 fn init_writes_the_sample_vault_once() {
     let (_dir, v) = vault();
     let today = time::macros::date!(2026 - 12 - 03);
-    let written: Vec<String> = v.init(today).unwrap().iter().map(|p| p.as_str().to_owned()).collect();
+    let written: Vec<String> = v
+        .init(today, true)
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect();
     assert_eq!(written.len(), 6, "{written:?}");
     assert!(v.read(&np("Welcome")).unwrap().content.contains("[[First project]]"));
     assert!(
@@ -729,12 +734,15 @@ fn init_writes_the_sample_vault_once() {
             .starts_with("# 2026-12-03")
     );
     assert_eq!(v.templates().unwrap(), ["Daily", "Meeting"]);
-    assert!(v.init(today).unwrap().is_empty(), "written once");
+    assert!(v.init(today, true).unwrap().is_empty(), "written once");
     for path in written {
         v.delete(&np(&path)).unwrap();
     }
     v.create(&np("mine"), "x").unwrap();
-    assert!(v.init(today).unwrap().is_empty(), "a vault with notes gets no samples");
+    assert!(
+        v.init(today, true).unwrap().is_empty(),
+        "a vault with notes gets no samples"
+    );
 }
 
 #[test]
