@@ -187,7 +187,7 @@ async fn first_run_vault(backend: Backend) {
         (daily.as_str(), "Welcome.md"),
     ] {
         assert!(
-            edges.contains(&format!("\"source\":\"{from}\"")) && edges.contains(&format!("\"target\":\"{to}\"")),
+            edges.contains(&format!("\"fromPath\":\"{from}\"")) && edges.contains(&format!("\"toPath\":\"{to}\"")),
             "{from} -> {to} in {edges}"
         );
     }
