@@ -15,7 +15,8 @@ mod source;
 
 pub use connection::MigrationConnection;
 pub use engine::{
-    AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, Report, Resolution, Status, assess,
+    AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, ProgressHook, Report, Resolution, Status,
+    assess,
     migrate, plan, plan_of, resolve, status, status_of,
 };
 pub use error::{MigrateError, exit_code};
