@@ -16,8 +16,7 @@ mod source;
 pub use connection::MigrationConnection;
 pub use engine::{
     AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, ProgressHook, Report, Resolution, Status,
-    assess,
-    migrate, plan, plan_of, resolve, status, status_of,
+    assess, migrate, plan, plan_of, resolve, status, status_of,
 };
 pub use error::{MigrateError, exit_code};
 pub use ledger::{LedgerEntry, LedgerStatus};

@@ -203,9 +203,9 @@ async fn run(cli: Cli) -> i32 {
             Ok(safe) => return if safe { exit_code::OK } else { exit_code::OTHER },
             Err(e) => Err(e),
         },
-        Some(Command::Backup { out, retention }) => crate::backup::command::backup(&config, out, retention)
-            .await
-            .map(drop),
+        Some(Command::Backup { out, retention }) => {
+            crate::backup::command::backup(&config, out, retention).await.map(drop)
+        }
         Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
         Some(Command::Version | Command::Healthcheck { .. } | Command::Openapi | Command::Mcp { .. }) => Ok(()),
     };

@@ -165,10 +165,11 @@ impl Progress {
 fn bar(task: &'static str, unit: Unit, total: u64) -> ProgressBar {
     let template = match (unit, total) {
         (Unit::Bytes, 0) => "{prefix:>12} {spinner} {bytes} ({bytes_per_sec}) {elapsed}".to_owned(),
-        (Unit::Bytes, _) => {
-            "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})".to_owned()
-        }
-        (_, 0) => format!("{{prefix:>12}} {{spinner}} {{human_pos}} {} ({{per_sec}}) {{elapsed}}", unit.as_str()),
+        (Unit::Bytes, _) => "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})".to_owned(),
+        (_, 0) => format!(
+            "{{prefix:>12}} {{spinner}} {{human_pos}} {} ({{per_sec}}) {{elapsed}}",
+            unit.as_str()
+        ),
         (_, _) => format!(
             "{{prefix:>12}} [{{bar:30}}] {{human_pos}}/{{human_len}} {} ({{per_sec}}, eta {{eta}})",
             unit.as_str()

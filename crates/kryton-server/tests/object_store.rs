@@ -45,12 +45,22 @@ async fn source(backend: Backend) -> Server {
         ("Folder/Deep", "deep inside"),
     ] {
         let (status, body) = server
-            .request("POST", "/api/notes", &me, Some(json!({"path": path, "content": content})))
+            .request(
+                "POST",
+                "/api/notes",
+                &me,
+                Some(json!({"path": path, "content": content})),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
     }
     let (status, _) = server
-        .request("PUT", "/api/notes/Other", &me, Some(json!({"content": "the other note, edited"})))
+        .request(
+            "PUT",
+            "/api/notes/Other",
+            &me,
+            Some(json!({"content": "the other note, edited"})),
+        )
         .await;
     assert!(status == 200 || status == 204, "{status}");
     server
@@ -71,7 +81,10 @@ async fn check_restored(target: &Server) {
     let (_, note) = target.request("GET", "/api/notes/Other", &me, None).await;
     assert_eq!(note["content"], "the other note, edited");
     let (_, backlinks) = target.request("GET", "/api/backlinks/Other", &me, None).await;
-    assert!(backlinks.to_string().contains("Kept"), "the index was rebuilt: {backlinks}");
+    assert!(
+        backlinks.to_string().contains("Kept"),
+        "the index was rebuilt: {backlinks}"
+    );
 }
 
 fn uploaded_url(stdout: &str) -> String {
@@ -102,7 +115,10 @@ async fn backup_to_azure_and_restore_from_it() {
         urls.push(uploaded_url(&run.stdout()));
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
-    assert!(urls.iter().all(|u| u.starts_with("az://kryton/nightly/kryton-backup-")), "{urls:?}");
+    assert!(
+        urls.iter().all(|u| u.starts_with("az://kryton/nightly/kryton-backup-")),
+        "{urls:?}"
+    );
     let mut blobs = azurite.blobs("kryton", "nightly/");
     blobs.sort();
     let expected: Vec<String> = urls[1..]

@@ -96,7 +96,10 @@ async fn progress_lines_on_a_pipe(backend: Backend) {
     let (migrated, _) = check_phase(&run.stderr(), "migrate");
     assert_eq!(migrated as usize, common::shipped_migrations(backend).len());
     let lines = progress_lines(&run.stderr(), "migrate");
-    assert_eq!(lines[0].2 as usize, migrated as usize, "the total is announced at the start");
+    assert_eq!(
+        lines[0].2 as usize, migrated as usize,
+        "the total is announced at the start"
+    );
 
     env.set_env("REGISTRATION_MODE", "open");
     let mut server = Server::start(env).await;
@@ -131,9 +134,17 @@ async fn progress_lines_on_a_pipe(backend: Backend) {
             .unwrap();
         serde_json::from_reader(entry).unwrap()
     };
-    let files = manifest["parts"].as_array().unwrap().iter().filter(|p| p["type"] == "file").count();
+    let files = manifest["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] == "file")
+        .count();
     assert_eq!(written as usize, files, "tables and files, each counted once");
-    assert!(backup_lines >= 1, "a backup of {NOTES} notes and 48 MiB shows progress before it ends");
+    assert!(
+        backup_lines >= 1,
+        "a backup of {NOTES} notes and 48 MiB shows progress before it ends"
+    );
 
     // restore: verify, extract, reindex, migrate.
     let mut target = TestEnv::new(backend).await;
@@ -190,7 +201,10 @@ async fn a_bar_on_a_terminal() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains("backup written to"), "{text}");
     // The bar's last state: the task, the count and the unit.
-    assert!(text.contains("backup") && text.contains(" files ("), "no bar in {text:?}");
+    assert!(
+        text.contains("backup") && text.contains(" files ("),
+        "no bar in {text:?}"
+    );
     assert!(
         !text.contains("\"message\":\"progress\"") && !text.contains("\"message\":\"finished\""),
         "log lines instead of a bar on a terminal: {text}"

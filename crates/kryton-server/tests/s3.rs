@@ -88,7 +88,10 @@ async fn backup_to_s3_and_restore_from_it() {
     );
     let backup_dir = source.env.data_dir().join("backups");
     let local: Vec<_> = std::fs::read_dir(&backup_dir).map(|d| d.collect()).unwrap_or_default();
-    assert!(local.is_empty(), "the local copy is removed after the upload: {local:?}");
+    assert!(
+        local.is_empty(),
+        "the local copy is removed after the upload: {local:?}"
+    );
 
     // An exact key (not ending in /) is used as is.
     source
@@ -159,7 +162,9 @@ fn rss_kb(pid: u32, field: &str) -> Option<u64> {
 /// largest sample, stdout and stderr).
 async fn run_measured(env: &TestEnv, args: &[&str]) -> (u64, u64, common::Run) {
     let mut env_stop = env.command(args);
-    env_stop.env("KRYTON_FAULT_POINT", "exit").env("KRYTON_FAULT_SIGNAL", "STOP");
+    env_stop
+        .env("KRYTON_FAULT_POINT", "exit")
+        .env("KRYTON_FAULT_SIGNAL", "STOP");
     let mut child = env_stop.spawn().unwrap();
     let pid = child.id().unwrap();
     // Drain the pipes while it runs, so that a chatty process never blocks on them.
@@ -264,8 +269,14 @@ async fn large_archive_round_trip_in_flat_memory() {
         assert_eq!(names.len(), size.div_ceil(8));
         for file in names {
             let (a, b) = (source_dir.join(&file), target_dir.join(&file));
-            assert_eq!(std::fs::metadata(&a).unwrap().len(), std::fs::metadata(&b).unwrap().len());
-            assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(), "{file:?} differs");
+            assert_eq!(
+                std::fs::metadata(&a).unwrap().len(),
+                std::fs::metadata(&b).unwrap().len()
+            );
+            assert!(
+                std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+                "{file:?} differs"
+            );
         }
         eprintln!(
             "{name} ({size} MiB): backup peak RSS {backup_peak} kB (largest sample {backup_sampled} kB), \

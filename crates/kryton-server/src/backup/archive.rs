@@ -14,8 +14,8 @@ use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 
 use super::sql::{Dumped, Hashing};
-use crate::progress::Progress;
 use super::{BackupError, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartKind, TableEntry};
+use crate::progress::Progress;
 
 /// Writes the archive to `<out>.partial`, fsyncs it, then renames it to `out`: a failed backup
 /// never leaves a file under the final name. The partial file is private (0600: the archive holds

@@ -190,9 +190,10 @@ pub async fn backup_with(
     // Tables and files put in the archive, as they go.
     let progress = Progress::start("backup", Unit::Files, 0);
     let counted = progress.clone();
-    let written = tokio::task::spawn_blocking(move || archive::write(&out, snapshot.tables, &notes_dir, manifest, &counted))
-        .await
-        .map_err(|e| BackupError::Failed(format!("the backup task failed: {e}")))??;
+    let written =
+        tokio::task::spawn_blocking(move || archive::write(&out, snapshot.tables, &notes_dir, manifest, &counted))
+            .await
+            .map_err(|e| BackupError::Failed(format!("the backup task failed: {e}")))??;
     progress.finish();
     Ok(written)
 }
@@ -730,7 +731,11 @@ pub mod command {
         super::archive::private_dir_all(&config.backup_dir)
             .map_err(|e| BootError::Other(format!("restore failed: {}: {e}", config.backup_dir.display())))?;
         let key = remote.location.key.clone();
-        let name = key.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("download.tar.gz");
+        let name = key
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("download.tar.gz");
         let local = config.backup_dir.join(format!("{name}.download"));
         let downloaded = remote.download(&key, &local).await;
         if let Err(e) = downloaded {

@@ -58,7 +58,11 @@ impl Moto {
             .send()
             .await
             .unwrap();
-        assert!(created.status().is_success(), "creating the bucket: {}", created.status());
+        assert!(
+            created.status().is_success(),
+            "creating the bucket: {}",
+            created.status()
+        );
     }
 
     /// The keys under `prefix`, listed by moto itself (not through the client under test).
