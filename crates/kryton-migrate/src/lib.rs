@@ -15,8 +15,8 @@ mod source;
 
 pub use connection::MigrationConnection;
 pub use engine::{
-    AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, Report, Resolution, Status, assess,
-    migrate, plan, plan_of, resolve, status, status_of,
+    AppliedMigration, Assessment, BackupHook, MigrationState, Options, Plan, ProgressHook, Report, Resolution, Status,
+    assess, migrate, plan, plan_of, resolve, status, status_of,
 };
 pub use error::{MigrateError, exit_code};
 pub use ledger::{LedgerEntry, LedgerStatus};

@@ -64,18 +64,20 @@ pub enum Command {
     },
     /// Write one archive of the database and the notes (safe while the server is serving).
     Backup {
-        /// Default: $BACKUP_DIR/kryton-backup-<UTC timestamp>.tar.gz. `s3://bucket/prefix/` uploads
-        /// the archive to an S3-compatible store (S3_ENDPOINT, S3_REGION, AWS_ACCESS_KEY_ID,
-        /// AWS_SECRET_ACCESS_KEY) instead of keeping it.
+        /// Default: $BACKUP_DIR/kryton-backup-<UTC timestamp>.tar.gz. A URL uploads the archive
+        /// instead of keeping it: `s3://bucket/prefix/` (S3 or compatible: S3_ENDPOINT, S3_REGION,
+        /// AWS_* credentials or the instance's role), `gs://bucket/prefix/` (GOOGLE_*),
+        /// `az://container/prefix/` (AZURE_*), `file:///dir/`. A key not ending in `/` is used as is.
         #[arg(long)]
         out: Option<String>,
-        /// With an s3:// target: keep only the newest N archives under the prefix.
+        /// With a URL target: keep only the newest N archives under the prefix.
         #[arg(long, env = "BACKUP_RETENTION")]
         retention: Option<usize>,
     },
     /// Verify an archive, then restore it into an empty installation (either backend).
     Restore {
-        /// A local archive, or `s3://bucket/key` to download one first.
+        /// A local archive, or an archive's URL (`s3://`, `gs://`, `az://`, `file://`) to download
+        /// it first.
         file: String,
         /// Replace a non-empty target: its tables are emptied, NOTES_DIR is moved aside.
         #[arg(long)]
@@ -187,6 +189,7 @@ async fn run(cli: Cli) -> i32 {
         }
     };
     telemetry::init(&config.log_level, config.log_format);
+    crate::progress::configure(config.progress_interval);
     let result = match cli.command {
         None | Some(Command::Serve) => boot::run(config.clone(), boot::shutdown_signal()).await,
         Some(Command::Migrate(args)) => migrate_command(&config, args).await,
@@ -200,7 +203,9 @@ async fn run(cli: Cli) -> i32 {
             Ok(safe) => return if safe { exit_code::OK } else { exit_code::OTHER },
             Err(e) => Err(e),
         },
-        Some(Command::Backup { out, retention }) => crate::backup::command::backup(&config, out, retention).await,
+        Some(Command::Backup { out, retention }) => {
+            crate::backup::command::backup(&config, out, retention).await.map(drop)
+        }
         Some(Command::Restore { file, force }) => crate::backup::command::restore(&config, &file, force).await,
         Some(Command::Version | Command::Healthcheck { .. } | Command::Openapi | Command::Mcp { .. }) => Ok(()),
     };
@@ -258,10 +263,12 @@ async fn reindex_command(config: &Config, user: Option<String>) -> Result<(), Bo
     let db = crate::db::Database::open(config)
         .await
         .map_err(|e| BootError::Other(e.to_string()))?;
+    let progress = crate::progress::Progress::start("reindex", crate::progress::Unit::Notes, 0);
     let report = match &user {
-        Some(id) => crate::notes::reconcile(&db, config, id).await,
-        None => crate::notes::reconcile_all(&db, config).await,
+        Some(id) => crate::notes::reconcile_with(&db, config, id, &progress).await,
+        None => crate::notes::reconcile_all_with(&db, config, &progress).await,
     };
+    progress.finish();
     db.close().await;
     let report = report.map_err(|e| BootError::Other(format!("reindex failed: {e}")))?;
     println!("{}", serde_json::to_string(&report).unwrap_or_default());

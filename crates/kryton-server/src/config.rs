@@ -41,6 +41,10 @@ pub struct Settings {
     /// `text` or `json`.
     #[arg(long, env = "LOG_FORMAT", global = true, default_value = "text")]
     pub log_format: String,
+    /// How often long commands (backup, restore, reindex, migrate) log their progress when stderr
+    /// is not a terminal (on a terminal they draw a progress bar). At least 100ms.
+    #[arg(long, env = "PROGRESS_INTERVAL", global = true, default_value = "10s")]
+    pub progress_interval: String,
     /// How long to wait for another process's migration before giving up (exit 13).
     #[arg(long, env = "MIGRATION_LOCK_WAIT", global = true, default_value = "15m")]
     pub migration_lock_wait: String,
@@ -228,6 +232,7 @@ pub struct Config {
     pub port: u16,
     pub log_level: String,
     pub log_format: LogFormat,
+    pub progress_interval: Duration,
     pub migration_lock_wait: Duration,
     pub migration_lock_timeout: Duration,
     pub db_connect_timeout: Duration,
@@ -286,6 +291,7 @@ impl Settings {
             parsed.unwrap_or_default()
         };
         let migration_lock_wait = duration("MIGRATION_LOCK_WAIT", &self.migration_lock_wait);
+        let progress_interval = duration("PROGRESS_INTERVAL", &self.progress_interval);
         let migration_lock_timeout = duration("MIGRATION_LOCK_TIMEOUT", &self.migration_lock_timeout);
         let db_connect_timeout = duration("DB_CONNECT_TIMEOUT", &self.db_connect_timeout);
 
@@ -443,6 +449,7 @@ impl Settings {
             port: port.unwrap_or(3001),
             log_level: self.log_level.clone(),
             log_format,
+            progress_interval,
             migration_lock_wait,
             migration_lock_timeout,
             db_connect_timeout,

@@ -18,7 +18,7 @@ pub mod markdown;
 pub mod mcp;
 pub mod migrations;
 pub mod notes;
-pub mod object_store;
+pub mod progress;
 pub mod store;
 pub mod telemetry;
 pub mod upgrade_check;

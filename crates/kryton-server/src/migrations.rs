@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use kryton_migrate::{BackupHook, Dialect, Migration, MigrationConnection, MigrationSet, Options, SourceError};
+use kryton_migrate::{
+    BackupHook, Dialect, Migration, MigrationConnection, MigrationSet, Options, ProgressHook, SourceError,
+};
 
 use crate::config::{Config, DatabaseConfig};
+use crate::progress::{Progress, Unit};
 use crate::version::VERSION;
 
 mod embedded {
@@ -55,7 +58,38 @@ pub fn options(config: &Config, allow_out_of_order: bool) -> Options {
             notes_dir: config.notes_dir.clone(),
         }) as Arc<dyn BackupHook>
     });
+    options.progress = Some(Arc::new(MigrationProgress::default()) as Arc<dyn ProgressHook>);
     options
+}
+
+/// Migrations applied, as a bar on a terminal or log lines (see [`crate::progress`]).
+#[derive(Default)]
+struct MigrationProgress {
+    current: std::sync::Mutex<Option<Progress>>,
+}
+
+impl ProgressHook for MigrationProgress {
+    fn started(&self, pending: usize) {
+        if let Ok(mut current) = self.current.lock() {
+            *current = Some(Progress::start("migrate", Unit::Migrations, pending as u64));
+        }
+    }
+
+    fn applied(&self, _migration: &Migration) {
+        if let Ok(current) = self.current.lock()
+            && let Some(progress) = current.as_ref()
+        {
+            progress.inc(1);
+        }
+    }
+
+    fn finished(&self) {
+        if let Ok(mut current) = self.current.lock()
+            && let Some(progress) = current.take()
+        {
+            progress.finish();
+        }
+    }
 }
 
 /// A full backup (the `kryton backup` archive: database and notes) taken before a `contract`

@@ -15,6 +15,7 @@ use flate2::write::GzEncoder;
 
 use super::sql::{Dumped, Hashing};
 use super::{BackupError, FORMAT, FORMAT_VERSION, MANIFEST, Manifest, Part, PartKind, TableEntry};
+use crate::progress::Progress;
 
 /// Writes the archive to `<out>.partial`, fsyncs it, then renames it to `out`: a failed backup
 /// never leaves a file under the final name. The partial file is private (0600: the archive holds
@@ -25,6 +26,7 @@ pub fn write(
     tables: Vec<Dumped>,
     notes_dir: &Path,
     mut manifest: Manifest,
+    progress: &Progress,
 ) -> Result<Manifest, BackupError> {
     let file_name = out
         .file_name()
@@ -37,7 +39,7 @@ pub fn write(
         .to_path_buf();
     sweep_orphans(&dir, &partial);
     let file = create_locked(&partial)?;
-    let result = write_partial(file, tables, notes_dir, &mut manifest);
+    let result = write_partial(file, tables, notes_dir, &mut manifest, progress);
     let result = result.and_then(|locked| {
         std::fs::rename(&partial, out)?;
         // The rename itself must survive a crash.
@@ -136,6 +138,7 @@ fn write_partial(
     tables: Vec<Dumped>,
     notes_dir: &Path,
     manifest: &mut Manifest,
+    progress: &Progress,
 ) -> Result<File, BackupError> {
     let mut tar = tar::Builder::new(GzEncoder::new(BufWriter::new(file), Compression::default()));
     let now = time::OffsetDateTime::now_utc().unix_timestamp().max(0) as u64;
@@ -161,10 +164,11 @@ fn write_partial(
             size,
             sha256: Some(sha256),
         });
+        progress.inc(1);
     }
     super::fault_point("backup:tables-written");
     if notes_dir.is_dir() {
-        add_tree(&mut tar, notes_dir, manifest)?;
+        add_tree(&mut tar, notes_dir, manifest, progress)?;
     }
     let text = serde_json::to_vec_pretty(manifest).map_err(|e| BackupError::Failed(e.to_string()))?;
     let mut header = file_header(text.len() as u64, now);
@@ -195,7 +199,12 @@ fn mtime_of(meta: &std::fs::Metadata) -> u64 {
 /// The notes tree, file by file, in name order. Each file is read through the handle it was opened
 /// with, for exactly the size that handle reports: the server replaces notes by renaming a new
 /// file over the old, so an open handle keeps seeing one whole version.
-fn add_tree<W: Write>(tar: &mut tar::Builder<W>, root: &Path, manifest: &mut Manifest) -> Result<(), BackupError> {
+fn add_tree<W: Write>(
+    tar: &mut tar::Builder<W>,
+    root: &Path,
+    manifest: &mut Manifest,
+    progress: &Progress,
+) -> Result<(), BackupError> {
     let mut stack: Vec<(PathBuf, String)> = vec![(root.to_path_buf(), "notes".to_owned())];
     while let Some((dir, name)) = stack.pop() {
         let mut children: Vec<(String, PathBuf)> = Vec::new();
@@ -258,6 +267,7 @@ fn add_tree<W: Write>(tar: &mut tar::Builder<W>, root: &Path, manifest: &mut Man
                     size,
                     sha256: Some(sha256),
                 });
+                progress.inc(1);
             } else {
                 tracing::warn!(path = %path.display(), "not a regular file or directory (a symlink?); left out of the backup");
             }
@@ -354,6 +364,7 @@ impl<R: Read> Read for Lines<R> {
 /// manifest last and bounded by what it can describe.
 fn pass(
     path: &Path,
+    progress: &Progress,
     mut sink: impl FnMut(&str, PartKind, u64, &mut dyn Read) -> Result<(), BackupError>,
 ) -> Result<Seen, BackupError> {
     let mut archive = open(path)?;
@@ -419,6 +430,7 @@ fn pass(
         let sha256 = (kind == PartKind::File).then_some(sha256);
         seen.order.push(name.clone());
         seen.parts.insert(name, (kind, size, sha256));
+        progress.inc(1);
     }
     finish(archive.into_inner())?;
     Ok(seen)
@@ -604,17 +616,22 @@ fn check(seen: &Seen) -> Result<Manifest, BackupError> {
 }
 
 /// Pass one: reads the whole archive and checks it; writes nothing anywhere.
-pub fn verify(path: &Path) -> Result<Manifest, BackupError> {
-    let seen = pass(path, |_, _, _, _| Ok(()))?;
+pub fn verify(path: &Path, progress: &Progress) -> Result<Manifest, BackupError> {
+    let seen = pass(path, progress, |_, _, _, _| Ok(()))?;
     check(&seen)
 }
 
 /// Pass two: extracts the table parts into anonymous files in `staging` and the notes tree under
 /// `staging/notes`, checking everything against `expected` again (the file could have changed
 /// since pass one). Returns the table files in load order.
-pub fn extract(path: &Path, staging: &Path, expected: &Manifest) -> Result<Vec<(String, File)>, BackupError> {
+pub fn extract(
+    path: &Path,
+    staging: &Path,
+    expected: &Manifest,
+    progress: &Progress,
+) -> Result<Vec<(String, File)>, BackupError> {
     let mut tables: Vec<(String, File)> = Vec::new();
-    let seen = pass(path, |name, kind, mtime, reader| {
+    let seen = pass(path, progress, |name, kind, mtime, reader| {
         if let Some(table) = name.strip_prefix("db/").and_then(|n| n.strip_suffix(".jsonl")) {
             let mut file = tempfile::tempfile_in(staging)?;
             std::io::copy(reader, &mut file).map_err(corrupt)?;

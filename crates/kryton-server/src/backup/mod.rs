@@ -13,6 +13,7 @@
 
 mod archive;
 pub mod pending;
+pub mod remote;
 pub mod sql;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use sqlx::ConnectOptions;
 use crate::config::{Config, DatabaseConfig};
 use crate::db::{self, Unreachable};
 use crate::migrations;
+use crate::progress::{Progress, Unit};
 use crate::version::BuildInfo;
 use sql::Conn;
 
@@ -185,9 +187,15 @@ pub async fn backup_with(
         parts: Vec::new(),
     };
     let (out, notes_dir) = (out.to_path_buf(), notes_dir.to_path_buf());
-    tokio::task::spawn_blocking(move || archive::write(&out, snapshot.tables, &notes_dir, manifest))
-        .await
-        .map_err(|e| BackupError::Failed(format!("the backup task failed: {e}")))?
+    // Tables and files put in the archive, as they go.
+    let progress = Progress::start("backup", Unit::Files, 0);
+    let counted = progress.clone();
+    let written =
+        tokio::task::spawn_blocking(move || archive::write(&out, snapshot.tables, &notes_dir, manifest, &counted))
+            .await
+            .map_err(|e| BackupError::Failed(format!("the backup task failed: {e}")))??;
+    progress.finish();
+    Ok(written)
 }
 
 /// `kryton backup [--out FILE]`.
@@ -285,9 +293,12 @@ pub async fn restore(config: &Config, file: &Path, source: &str, force: bool) ->
     let pending = pending::read(config)?;
 
     let path = file.to_path_buf();
-    let manifest = tokio::task::spawn_blocking(move || archive::verify(&path))
+    let progress = Progress::start("verify", Unit::Files, 0);
+    let counted = progress.clone();
+    let manifest = tokio::task::spawn_blocking(move || archive::verify(&path, &counted))
         .await
         .map_err(|e| BackupError::Failed(format!("the verification task failed: {e}")))??;
+    progress.finish();
     if manifest.schema_version > head {
         return Err(BackupError::Refused(format!(
             "the backup's schema version {:04} is newer than this binary's head {head:04}; restore it with kryton {} \
@@ -367,13 +378,16 @@ async fn stage(
     staging: &Path,
 ) -> Result<Vec<(String, std::fs::File)>, BackupError> {
     let (path, stage, expected) = (file.to_path_buf(), staging.to_path_buf(), manifest.clone());
+    let progress = Progress::start("extract", Unit::Files, manifest.parts.len() as u64);
+    let counted = progress.clone();
     let tables = tokio::task::spawn_blocking(move || -> Result<_, BackupError> {
-        let mut tables = archive::extract(&path, &stage, &expected)?;
+        let mut tables = archive::extract(&path, &stage, &expected, &counted)?;
         sql::check_rows(&mut tables)?;
         Ok(tables)
     })
     .await
     .map_err(|e| BackupError::Failed(format!("the extraction task failed: {e}")))??;
+    progress.finish();
     let mut tables = tables;
     dry_run(config, set, manifest.schema_version, staging, &mut tables).await?;
     Ok(tables)
@@ -573,7 +587,9 @@ async fn restore_staged(
     let pool = db::Database::open(config)
         .await
         .map_err(|e| BackupError::Failed(format!("reindex: {e}")))?;
-    let report = crate::notes::reconcile_all(&pool, config).await;
+    let progress = Progress::start("reindex", Unit::Notes, 0);
+    let report = crate::notes::reconcile_all_with(&pool, config, &progress).await;
+    progress.finish();
     pool.close().await;
     let report = report.map_err(|e| BackupError::Failed(format!("reindex after restore: {e}")))?;
     tracing::info!(
@@ -587,15 +603,31 @@ async fn restore_staged(
     Ok((rows, moved_aside))
 }
 
+/// What a finished `kryton backup` did, for whoever wants to record it (metrics, logs).
+#[derive(Clone, Debug)]
+pub struct BackupReport {
+    /// Where the archive went: a local path or the object's URL.
+    pub target: String,
+    /// The archive's size in bytes.
+    pub bytes: u64,
+    /// From the first read of the database to the archive being durable (uploaded, for a URL).
+    pub duration: std::time::Duration,
+    /// When it finished.
+    pub finished_at: std::time::SystemTime,
+    pub rows: u64,
+    pub files: usize,
+}
+
 /// The command-line side: one summary line on success, errors mapped to exit codes.
 pub mod command {
     use std::path::{Path, PathBuf};
+    use std::time::Instant;
 
     use crate::boot::BootError;
     use crate::config::Config;
-    use crate::object_store::{S3Client, S3Url};
 
-    use super::BackupError;
+    use super::remote::{Location, Remote};
+    use super::{BackupError, BackupReport};
 
     fn boot_error(error: BackupError) -> BootError {
         match error {
@@ -605,54 +637,63 @@ pub mod command {
         }
     }
 
-    /// `kryton backup [--out FILE | --out s3://bucket/prefix/] [--retention N]`.
-    pub async fn backup(config: &Config, out: Option<String>, retention: Option<usize>) -> Result<(), BootError> {
-        let Some(target) = out.as_deref().and_then(S3Url::parse) else {
-            return backup_local(config, out.map(PathBuf::from)).await.map(drop);
+    /// `kryton backup [--out FILE | --out s3://|gs://|az://|file://...] [--retention N]`.
+    pub async fn backup(
+        config: &Config,
+        out: Option<String>,
+        retention: Option<usize>,
+    ) -> Result<BackupReport, BootError> {
+        let started = Instant::now();
+        let location = match out.as_deref().and_then(Location::parse) {
+            None => {
+                let (path, bytes, rows, files) = backup_local(config, out.map(PathBuf::from)).await?;
+                return Ok(BackupReport {
+                    target: path.display().to_string(),
+                    bytes,
+                    duration: started.elapsed(),
+                    finished_at: std::time::SystemTime::now(),
+                    rows,
+                    files,
+                });
+            }
+            Some(location) => location.map_err(|e| BootError::Other(format!("backup failed: {e}")))?,
         };
+        // The client is built before anything is written, so a configuration mistake costs nothing.
+        let remote = Remote::open(location).map_err(|e| BootError::Other(format!("backup failed: {e}")))?;
         // Written locally first (verified, complete), then uploaded; the local copy is removed.
-        let client = S3Client::from_env().map_err(|e| BootError::Other(format!("backup failed: {e}")))?;
-        let path = backup_local(config, None).await?;
+        let (path, bytes, rows, files) = backup_local(config, None).await?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let key = if target.key.is_empty() || target.key.ends_with('/') {
-            format!("{}{name}", target.key)
-        } else {
-            target.key.clone()
-        };
-        let uploaded = client.upload(&path, &target.bucket, &key).await;
+        let key = remote.location.key_for(&name);
+        let url = remote.location.url_of(&key);
+        let uploaded = remote.upload(&path, &key).await;
         let _ = std::fs::remove_file(&path);
-        uploaded
-            .map_err(|e| BootError::Other(format!("backup failed: uploading to s3://{}/{key}: {e}", target.bucket)))?;
-        println!("uploaded to s3://{}/{key}", target.bucket);
+        uploaded.map_err(|e| BootError::Other(format!("backup failed: uploading to {url}: {e}")))?;
+        println!("uploaded to {url} ({})", crate::progress::bytes(bytes));
+        let report = BackupReport {
+            target: url,
+            bytes,
+            duration: started.elapsed(),
+            finished_at: std::time::SystemTime::now(),
+            rows,
+            files,
+        };
         if let Some(keep) = retention {
-            let prefix = key.rsplit_once('/').map_or(String::new(), |(p, _)| format!("{p}/"));
-            let mut archives: Vec<String> = client
-                .list(&target.bucket, &prefix)
+            let deleted = remote
+                .prune(&key, keep)
                 .await
-                .map_err(|e| BootError::Other(format!("backup retention: {e}")))?
-                .into_iter()
-                .map(|o| o.key)
-                .filter(|k| k[prefix.len()..].starts_with("kryton-backup-") && !k[prefix.len()..].contains('/'))
-                .collect();
-            // Names carry a UTC timestamp, so they sort oldest first.
-            archives.sort();
-            let excess = archives.len().saturating_sub(keep.max(1));
-            for old in archives.into_iter().take(excess) {
-                client
-                    .delete(&target.bucket, &old)
-                    .await
-                    .map_err(|e| BootError::Other(format!("backup retention: {e}")))?;
-                println!("retention: deleted s3://{}/{old}", target.bucket);
+                .map_err(|e| BootError::Other(format!("backup retention: {e}")))?;
+            for old in deleted {
+                println!("retention: deleted {old}");
             }
         }
-        Ok(())
+        Ok(report)
     }
 
-    async fn backup_local(config: &Config, out: Option<PathBuf>) -> Result<PathBuf, BootError> {
-        let started = std::time::Instant::now();
+    async fn backup_local(config: &Config, out: Option<PathBuf>) -> Result<(PathBuf, u64, u64, usize), BootError> {
+        let started = Instant::now();
         let (path, manifest) = super::backup(config, out).await.map_err(|e| match e {
             e @ (BackupError::Migrate(_) | BackupError::Unreachable(_)) => boot_error(e),
             other => BootError::Other(format!("backup failed: {other}")),
@@ -663,40 +704,53 @@ pub mod command {
             .iter()
             .filter(|p| p.path.starts_with("notes/") && p.sha256.is_some())
             .count();
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         println!(
-            "backup written to {} ({} backend, schema {:04}, {rows} rows in {} tables, {files} note files, {} ms)",
+            "backup written to {} ({} backend, schema {:04}, {rows} rows in {} tables, {files} note files, {}, {} ms)",
             path.display(),
             manifest.backend,
             manifest.schema_version,
             manifest.tables.len(),
+            crate::progress::bytes(bytes),
             started.elapsed().as_millis()
         );
-        Ok(path)
+        Ok((path, bytes, rows, files))
     }
 
-    /// `kryton restore FILE|s3://bucket/key [--force]`.
+    /// `kryton restore FILE|s3://...|gs://...|az://...|file://... [--force]`.
     pub async fn restore(config: &Config, file: &str, force: bool) -> Result<(), BootError> {
-        let Some(source) = S3Url::parse(file) else {
-            return restore_local(config, Path::new(file), file, force).await;
+        let location = match Location::parse(file) {
+            None => return restore_local(config, Path::new(file), file, force).await,
+            Some(location) => location.map_err(|e| BootError::Other(format!("restore failed: {e}")))?,
         };
-        let client = S3Client::from_env().map_err(|e| BootError::Other(format!("restore failed: {e}")))?;
+        // file:// is read in place: no copy of a local archive.
+        if let Some(path) = location.local_path(&location.key) {
+            return restore_local(config, &path, file, force).await;
+        }
+        let remote = Remote::open(location).map_err(|e| BootError::Other(format!("restore failed: {e}")))?;
         super::archive::private_dir_all(&config.backup_dir)
             .map_err(|e| BootError::Other(format!("restore failed: {}: {e}", config.backup_dir.display())))?;
-        let name = source.key.rsplit('/').next().unwrap_or("download.tar.gz").to_owned();
+        let key = remote.location.key.clone();
+        let name = key
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("download.tar.gz");
         let local = config.backup_dir.join(format!("{name}.download"));
-        client
-            .download(&source.bucket, &source.key, &local)
-            .await
-            .map_err(|e| BootError::Other(format!("restore failed: downloading {file}: {e}")))?;
+        let downloaded = remote.download(&key, &local).await;
+        if let Err(e) = downloaded {
+            let _ = std::fs::remove_file(&local);
+            return Err(BootError::Other(format!("restore failed: downloading {file}: {e}")));
+        }
         let result = restore_local(config, &local, file, force).await;
         let _ = std::fs::remove_file(&local);
         result
     }
 
     async fn restore_local(config: &Config, file: &Path, source: &str, force: bool) -> Result<(), BootError> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         // Named as the operator gave it, so that the marker's command can be run as printed.
-        let source = match S3Url::parse(source) {
+        let source = match Location::parse(source) {
             Some(_) => source.to_owned(),
             None => std::path::absolute(file)
                 .unwrap_or_else(|_| file.to_path_buf())

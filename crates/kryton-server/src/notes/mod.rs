@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::error::AppError;
 use crate::markdown;
+use crate::progress::{Progress, Unit};
 use crate::store::notes::{self as index, IndexedNote, LinkRow};
 use crate::vault::{Note, NotePath, Vault, VaultError};
 
@@ -152,15 +153,27 @@ impl ReconcileReport {
 /// Compares one user's vault with the index: size and mtime first, the hash only when they
 /// differ, so the cost follows what changed.
 pub async fn reconcile(db: &Database, config: &Config, user_id: &str) -> Result<ReconcileReport, AppError> {
+    reconcile_with(db, config, user_id, &Progress::hidden("reindex", Unit::Notes)).await
+}
+
+/// [`reconcile`], counting each file looked at in `progress` (for `kryton reindex` and restore).
+pub async fn reconcile_with(
+    db: &Database,
+    config: &Config,
+    user_id: &str,
+    progress: &Progress,
+) -> Result<ReconcileReport, AppError> {
     let vault = vault(config, user_id);
     let lister = vault.clone();
     let files = blocking(move || lister.list_notes()).await?;
+    progress.add_total(files.len() as u64);
     let known = index::file_states(db, user_id).await?;
     let known: std::collections::HashMap<&str, &index::FileState> =
         known.iter().map(|s| (s.path.as_str(), s)).collect();
     let mut report = ReconcileReport::default();
     let mut on_disk = std::collections::HashSet::new();
     for file in files {
+        progress.inc(1);
         on_disk.insert(file.path.as_str().to_owned());
         let state = known.get(file.path.as_str());
         if let Some(state) = state
@@ -200,9 +213,18 @@ pub async fn reconcile(db: &Database, config: &Config, user_id: &str) -> Result<
 
 /// Reconciles every user's vault (at boot, and `kryton reindex`).
 pub async fn reconcile_all(db: &Database, config: &Config) -> Result<ReconcileReport, AppError> {
+    reconcile_all_with(db, config, &Progress::hidden("reindex", Unit::Notes)).await
+}
+
+/// [`reconcile_all`], counting each file looked at in `progress`.
+pub async fn reconcile_all_with(
+    db: &Database,
+    config: &Config,
+    progress: &Progress,
+) -> Result<ReconcileReport, AppError> {
     let mut total = ReconcileReport::default();
     for user_id in index::user_ids(db).await? {
-        total.add(&reconcile(db, config, &user_id).await?);
+        total.add(&reconcile_with(db, config, &user_id, progress).await?);
     }
     Ok(total)
 }

@@ -10,6 +10,8 @@ use sqlx::{PgPool, SqlitePool};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
+pub mod stores;
+
 pub const KRYTON: &str = env!("CARGO_BIN_EXE_kryton");
 
 /// The server every test database is created on. CI starts it; a missing server fails loudly.
