@@ -39,12 +39,11 @@ where
     let vault = vault(config, user_id);
     let folder = FolderPath::parse(FOLDER).map_err(|e| AppError::Internal(e.into()))?;
     let maker = (vault.clone(), folder.clone());
-    let temp = blocking(move || maker.0.upload_temp(&maker.1)).await?;
+    let (temp, file) = blocking(move || maker.0.upload_temp(&maker.1)).await?;
     let limit = config.max_upload_bytes;
+    // The file stays open (and so locked against boot's temp-file sweep) until it has its name.
+    let mut file = tokio::fs::File::from_std(file);
     let written = async {
-        let mut file = tokio::fs::File::create_new(&temp)
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?;
         let mut size: u64 = 0;
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(Into::into)?;
@@ -54,18 +53,25 @@ where
                     "the file is larger than the limit of {limit} bytes (MAX_UPLOAD_BYTES)"
                 )));
             }
-            file.write_all(&chunk).await.map_err(|e| AppError::Internal(e.into()))?;
+            file.write_all(&chunk).await.map_err(crate::notes::storage_error)?;
         }
-        file.sync_all().await.map_err(|e| AppError::Internal(e.into()))?;
+        file.sync_all().await.map_err(crate::notes::storage_error)?;
         Ok(())
     }
     .await;
     if let Err(error) = written {
+        drop(file);
         let _ = tokio::fs::remove_file(&temp).await;
         return Err(error);
     }
+    let held = file.into_std().await;
     let (name, to_remove) = (name.to_owned(), temp.clone());
-    let stored = blocking(move || vault.store_file(&folder, &name, &temp)).await;
+    let stored = blocking(move || {
+        let stored = vault.store_file(&folder, &name, &temp);
+        drop(held);
+        stored
+    })
+    .await;
     if stored.is_err() {
         let _ = tokio::fs::remove_file(&to_remove).await;
     }

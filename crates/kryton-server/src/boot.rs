@@ -142,12 +142,14 @@ async fn serve_prepared(state: AppState, listener: TcpListener, shutdown: Shutdo
     }
     let db = state.db.clone();
     let maintenance = tokio::spawn(maintenance(state.db.clone(), state.config.clone()));
+    let resync = tokio::spawn(notes::resync::run(state.db.clone()));
     let limits = listener::Limits::from_config(&state.config);
     let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(state.config.body_read_timeout);
     let app = http::router(state).layer(body_timeout);
     listener::serve(listener, app, limits, shutdown).await;
     tracing::info!("stopped accepting requests; closing the database pool");
     maintenance.abort();
+    resync.abort();
     db.close().await;
     Ok(())
 }

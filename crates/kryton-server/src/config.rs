@@ -118,6 +118,10 @@ pub struct Settings {
     /// Largest accepted file upload (`POST /api/files`), in bytes.
     #[arg(long, env = "MAX_UPLOAD_BYTES", global = true, default_value = "26214400")]
     pub max_upload_bytes: String,
+    /// `/readyz` reports degraded when the notes volume (or, on SQLite, the data volume) has less
+    /// free space than this, in bytes; 0 checks only that it is writable.
+    #[arg(long, env = "READY_MIN_FREE_BYTES", global = true, default_value = "67108864")]
+    pub ready_min_free_bytes: String,
     /// A new account's vault: `on` writes the sample notes and templates, `off` only a welcome note.
     #[arg(long, env = "SAMPLE_VAULT", global = true, default_value = "on")]
     pub sample_vault: String,
@@ -257,6 +261,7 @@ pub struct Config {
     pub history_limit: usize,
     pub trash_retention: Duration,
     pub max_upload_bytes: u64,
+    pub ready_min_free_bytes: u64,
     pub sample_vault: bool,
 }
 
@@ -332,6 +337,13 @@ impl Settings {
                 1
             }
         };
+        let ready_min_free_bytes = self.ready_min_free_bytes.trim().parse::<u64>().unwrap_or_else(|_| {
+            check(
+                "READY_MIN_FREE_BYTES",
+                Err(format!("{:?} is not a whole number of bytes", self.ready_min_free_bytes)),
+            );
+            0
+        });
         let registration_mode = RegistrationMode::parse(self.registration_mode.trim()).unwrap_or_else(|| {
             check(
                 "REGISTRATION_MODE",
@@ -482,6 +494,7 @@ impl Settings {
             history_limit,
             trash_retention,
             max_upload_bytes,
+            ready_min_free_bytes,
             sample_vault,
         })
     }

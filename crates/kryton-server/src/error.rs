@@ -38,6 +38,12 @@ pub enum AppError {
     RateLimited(Duration),
     #[error("{0}")]
     Unavailable(String),
+    /// The database does not answer (an outage, a dropped connection, a busy lock held too long).
+    #[error("the database is not reachable right now; retry shortly")]
+    DatabaseUnavailable,
+    /// A volume is full (ENOSPC, EDQUOT): the message names it; nothing was changed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Too much work queued (password hashing): come back after the duration.
     #[error("the server is busy; retry in {}s", .0.as_secs().max(1))]
     Overloaded(Duration),
@@ -59,6 +65,8 @@ impl AppError {
             AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             AppError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE"),
+            AppError::DatabaseUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "DATABASE_UNAVAILABLE"),
+            AppError::InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "INSUFFICIENT_STORAGE"),
             AppError::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVER_BUSY"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         }
@@ -105,12 +113,68 @@ impl IntoResponse for AppError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        if let AppError::DatabaseUnavailable = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         response
     }
 }
 
+/// The message of a full notes volume.
+pub const NOTES_VOLUME_FULL: &str = "no space left on the notes volume (NOTES_DIR); nothing was changed";
+
+/// Whether an I/O error means "the volume is full" (ENOSPC) or "over quota" (EDQUOT).
+pub fn is_out_of_space(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 impl From<sqlx::Error> for AppError {
+    /// Outages and full disks get their own answers (503 with `Retry-After`, 507 naming the
+    /// volume); everything else is an internal error.
     fn from(e: sqlx::Error) -> Self {
-        AppError::Internal(e.into())
+        use sqlx::error::DatabaseError as _;
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                tracing::warn!(error = %e, "the database is not reachable");
+                AppError::DatabaseUnavailable
+            }
+            sqlx::Error::Database(db) => {
+                if let Some(lite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                    // Primary result codes: SQLITE_BUSY 5, SQLITE_FULL 13.
+                    let code = lite.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0) & 0xff;
+                    match code {
+                        13 => {
+                            return AppError::InsufficientStorage(
+                                "no space left on the data volume (DATA_DIR) for the database; nothing was changed"
+                                    .to_owned(),
+                            );
+                        }
+                        5 => {
+                            tracing::warn!(error = %e, "the database stayed locked past the busy timeout");
+                            return AppError::DatabaseUnavailable;
+                        }
+                        _ => {}
+                    }
+                }
+                match db.code().as_deref() {
+                    // disk_full, and the insufficient-resources class in general.
+                    Some(code) if code.starts_with("53") => AppError::InsufficientStorage(
+                        "the database server is out of disk space or resources; nothing was changed".to_owned(),
+                    ),
+                    // Connection exceptions and an operator shutting the server down.
+                    Some(code) if code.starts_with("08") || code.starts_with("57P") => {
+                        tracing::warn!(error = %e, "the database is not reachable");
+                        AppError::DatabaseUnavailable
+                    }
+                    _ => AppError::Internal(e.into()),
+                }
+            }
+            _ => AppError::Internal(e.into()),
+        }
     }
 }

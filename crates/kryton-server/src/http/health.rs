@@ -68,30 +68,105 @@ async fn health_bare(state: State<AppState>) -> Json<Health> {
     health(state).await
 }
 
-/// Ready: the database answers, and which schema version it has.
+/// Ready: the database answers (and which schema version it has), the notes volume (and, on
+/// SQLite, the data volume) is writable and has at least `READY_MIN_FREE_BYTES` free; how many
+/// notes wait for re-indexing after a failed index update is reported, never a failure.
 #[utoipa::path(get, path = "/readyz", tag = "meta", security(()),
-    responses((status = 200, description = "`{status, checks, schema}`"), (status = 503, description = "The database does not answer")))]
+    responses((status = 200, description = "`{status, checks, schema}`"),
+        (status = 503, description = "The database does not answer, or a volume is full or not writable")))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match tokio::time::timeout(READY_TIMEOUT, state.db.schema_version()).await {
+    let (database, schema) = match tokio::time::timeout(READY_TIMEOUT, state.db.schema_version()).await {
         Ok(Ok(version)) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "ok",
-                "checks": { "database": { "ok": true, "backend": state.db.backend() } },
-                "schema": { "version": version },
-            })),
+            json!({ "ok": true, "backend": state.db.backend() }),
+            Some(json!({ "version": version })),
         ),
-        Ok(Err(error)) => degraded(error.to_string()),
-        Err(_) => degraded(format!("no answer within {}s", READY_TIMEOUT.as_secs())),
+        Ok(Err(error)) => (json!({ "ok": false, "message": error.to_string() }), None),
+        Err(_) => (
+            json!({ "ok": false, "message": format!("no answer within {}s", READY_TIMEOUT.as_secs()) }),
+            None,
+        ),
+    };
+    let mut volumes = vec![("notesVolume", "NOTES_DIR", state.config.notes_dir.clone())];
+    if state.db.backend() == "sqlite" {
+        volumes.push(("dataVolume", "DATA_DIR", state.config.data_dir.clone()));
     }
+    let min_free = state.config.ready_min_free_bytes;
+    let checked = tokio::task::spawn_blocking(move || {
+        volumes
+            .into_iter()
+            .map(|(name, setting, dir)| (name, check_volume(setting, &dir, min_free)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let mut ready = schema.is_some();
+    let mut checks = serde_json::Map::new();
+    checks.insert("database".to_owned(), database);
+    for (name, check) in checked {
+        ready &= check.ok;
+        checks.insert(name.to_owned(), json!(check));
+    }
+    checks.insert(
+        "index".to_owned(),
+        json!({ "ok": true, "pendingReindex": crate::notes::resync::len() }),
+    );
+    let mut body = json!({ "status": if ready { "ok" } else { "degraded" }, "checks": checks });
+    if let Some(schema) = schema {
+        body["schema"] = schema;
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
-fn degraded(message: String) -> (StatusCode, Json<Value>) {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({
-            "status": "degraded",
-            "checks": { "database": { "ok": false, "message": message } },
-        })),
-    )
+/// What readiness found on one volume.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VolumeCheck {
+    ok: bool,
+    /// The setting naming the directory (paths are not shown to unauthenticated callers).
+    volume: &'static str,
+    writable: bool,
+    free_bytes: u64,
+    min_free_bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// Free space from `statvfs` (what an unprivileged writer may use), and a real write: a small
+/// probe file created, written and removed, so a read-only remount or a full volume shows.
+fn check_volume(setting: &'static str, dir: &std::path::Path, min_free: u64) -> VolumeCheck {
+    use std::io::Write;
+    let free_bytes = rustix::fs::statvfs(dir)
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+        .unwrap_or(0);
+    let probe = dir.join(format!(".kryton-readyz-{}.probe", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .and_then(|mut file| file.write_all(b"ready"));
+    let _ = std::fs::remove_file(&probe);
+    let mut check = VolumeCheck {
+        ok: true,
+        volume: setting,
+        writable: written.is_ok(),
+        free_bytes,
+        min_free_bytes: min_free,
+        message: None,
+    };
+    if let Err(error) = written {
+        check.ok = false;
+        check.message = Some(format!("{setting} is not writable: {error}"));
+    } else if free_bytes < min_free {
+        check.ok = false;
+        check.message = Some(format!(
+            "{setting} has {free_bytes} bytes free, less than READY_MIN_FREE_BYTES ({min_free})"
+        ));
+    }
+    check
 }

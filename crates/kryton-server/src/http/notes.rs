@@ -16,7 +16,6 @@ use crate::markdown;
 use crate::notes::Rewritten;
 use crate::notes::{self, blocking, millis, sync_path};
 use crate::store::iso;
-use crate::store::notes as index;
 use crate::vault::{FolderPath, NotePath, TreeNode};
 
 #[derive(OpenApi)]
@@ -367,7 +366,7 @@ async fn delete_folder(
     let (writer, target) = (vault.clone(), path);
     let (trashed, notes_inside) = blocking(move || writer.delete_folder(&target)).await?;
     for note in &notes_inside {
-        index::remove(&state.db, &me.user.id, note.as_str()).await?;
+        sync_path(&state.db, &vault, &me.user.id, note).await?;
     }
     Ok(Json(Deleted {
         message: "Folder moved to trash".to_owned(),

@@ -6,6 +6,7 @@
 //! boot and as `kryton reindex`.
 
 mod operations;
+pub mod resync;
 
 pub use operations::{Moved, Rewritten, delete_user, finished_user_deletion, recover_all, rename_folder, rename_note};
 pub mod query;
@@ -39,8 +40,18 @@ impl From<VaultError> for AppError {
                 details: Some(serde_json::json!({ "currentEtag": current_hash })),
             },
             VaultError::NotUtf8 => AppError::Validation("the note is not valid UTF-8".to_owned()),
-            e @ VaultError::Io(_) => AppError::Internal(e.into()),
+            VaultError::Io(e) => storage_error(e),
         }
+    }
+}
+
+/// An I/O error of the notes volume: a full volume is a 507 naming it, anything else a 500.
+pub fn storage_error(error: std::io::Error) -> AppError {
+    if crate::error::is_out_of_space(&error) {
+        tracing::warn!(%error, "the notes volume is full");
+        AppError::InsufficientStorage(crate::error::NOTES_VOLUME_FULL.to_owned())
+    } else {
+        AppError::Internal(VaultError::Io(error).into())
     }
 }
 
@@ -83,16 +94,43 @@ pub fn indexed(note: &Note) -> IndexedNote {
     }
 }
 
-/// Brings one path of the index in line with the disk: indexed if the file exists, dropped if not.
+/// Brings one path of the index in line with the disk after its file changed: indexed if the file
+/// exists, dropped if not.
+///
+/// The file is the note, so once it changed the answer is a success whatever the database does:
+/// when the index cannot be updated (an outage, a full data volume) the path is queued and
+/// [`resync::run`] re-indexes it within seconds of the database coming back. This therefore
+/// returns `Ok` always; the `Result` keeps every caller's `?` unchanged.
 pub async fn sync_path(db: &Database, vault: &Vault, user_id: &str, path: &NotePath) -> Result<(), AppError> {
+    if let Err(error) = index_path(db, vault, user_id, path).await {
+        tracing::warn!(user = user_id, %path, error = ?error,
+            "the note changed but its index update failed; queued for re-indexing");
+        resync::enqueue(vault, user_id, path);
+    }
+    Ok(())
+}
+
+/// [`sync_path`]'s work, failing when the index cannot be updated. Returns the hash indexed
+/// (`None` when the note is gone and its row was dropped).
+pub(crate) async fn index_path(
+    db: &Database,
+    vault: &Vault,
+    user_id: &str,
+    path: &NotePath,
+) -> Result<Option<String>, AppError> {
     let (reader, target) = (vault.clone(), path.clone());
     // Parsing is CPU work proportional to the note: done on the blocking pool with the read.
     match blocking(move || reader.read(&target).map(|note| indexed(&note))).await {
-        Ok(note) => index::upsert(db, user_id, &note).await?,
-        Err(AppError::NotFound(_)) => index::remove(db, user_id, path.as_str()).await?,
-        Err(e) => return Err(e),
+        Ok(note) => {
+            index::upsert(db, user_id, &note).await?;
+            Ok(Some(note.content_hash))
+        }
+        Err(AppError::NotFound(_)) => {
+            index::remove(db, user_id, path.as_str()).await?;
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// Gives a new user's empty vault the sample notes (see [`crate::vault::sample`]) and indexes

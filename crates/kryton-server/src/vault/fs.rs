@@ -42,6 +42,8 @@ pub const LOCK_FILE: &str = ".kryton.lock";
 pub const HISTORY_DIR: &str = ".history";
 /// Where deleted notes and folders live.
 pub const TRASH_DIR: &str = ".trash";
+/// Where an emptied trash waits for its removal (see [`Vault::empty_trash`]).
+pub const EMPTIED_TRASH: &str = ".trash-emptied";
 /// The trash records, inside [`TRASH_DIR`].
 pub const TRASH_INDEX: &str = ".index.json";
 /// Versions kept per note unless configured otherwise.
@@ -87,8 +89,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
-    create_dirs_durable(dir)?;
+    let created = create_dirs_tracked(dir)?;
     let tmp = dir.join(temp_name());
+    let mut renamed = false;
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
@@ -96,13 +99,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         crate::crash::step("fsync of a temp file");
         drop(file);
         fs::rename(&tmp, path)?;
+        renamed = true;
         crate::crash::step("rename of a temp file");
         sync_dir(dir)
     })();
-    if result.is_err() {
+    if result.is_err() && !renamed {
+        // Nothing changed (a full volume, an I/O error): leave no partial file and no folder
+        // that this write created.
         let _ = fs::remove_file(&tmp);
+        remove_created_dirs(&created);
     }
     result
+}
+
+/// Removes, newest first, directories a failed write created (only while they are empty).
+fn remove_created_dirs(created: &[PathBuf]) {
+    for dir in created.iter().rev() {
+        if fs::remove_dir(dir).is_err() {
+            break;
+        }
+        if let Some(parent) = dir.parent() {
+            let _ = sync_dir(parent);
+        }
+    }
 }
 
 /// A short hidden name, unique per process and call, so it never collides, never shows in the
@@ -119,6 +138,12 @@ fn temp_name() -> String {
 
 /// `create_dir_all`, fsyncing each new directory's parent so the new entries survive a crash.
 pub fn create_dirs_durable(dir: &Path) -> io::Result<()> {
+    create_dirs_tracked(dir).map(drop)
+}
+
+/// [`create_dirs_durable`], returning the directories it created, outermost first. On an error
+/// the directories created so far are removed again.
+fn create_dirs_tracked(dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut missing = Vec::new();
     let mut current = dir;
     loop {
@@ -137,17 +162,22 @@ pub fn create_dirs_durable(dir: &Path) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
+    let mut created = Vec::new();
     for new_dir in missing.iter().rev() {
-        match fs::create_dir(new_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        if let Some(parent) = new_dir.parent() {
-            sync_dir(parent)?;
+        let made = match fs::create_dir(new_dir) {
+            Ok(()) => {
+                created.push(new_dir.to_path_buf());
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = made.and_then(|()| new_dir.parent().map_or(Ok(()), sync_dir)) {
+            remove_created_dirs(&created);
+            return Err(e);
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 /// Makes a directory's entries (files created, renamed or removed in it) durable. A failure is an
@@ -383,12 +413,24 @@ impl Vault {
 
     // ---- files that are not notes (attachments) ----
 
-    /// A fresh hidden temporary path inside `folder` (created durably), where an upload is
+    /// A fresh hidden temporary file inside `folder` (created durably), where an upload is
     /// streamed before [`Vault::store_file`] gives it its name. Hidden names are never served.
-    pub fn upload_temp(&self, folder: &FolderPath) -> Result<PathBuf> {
+    ///
+    /// An upload streams for as long as its client sends, without the vault lock, so the file is
+    /// created under the lock and returned holding an exclusive `flock` of its own: boot's sweep
+    /// of temp files (under the vault lock) removes only temp files nobody holds, never one still
+    /// being written by another replica. Keep the file open until [`Vault::store_file`] returns.
+    pub fn upload_temp(&self, folder: &FolderPath) -> Result<(PathBuf, File)> {
+        let _lock = self.lock()?;
         let dir = folder.resolve(&self.root)?;
         create_dirs_durable(&dir)?;
-        Ok(dir.join(temp_name()))
+        let path = dir.join(temp_name());
+        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        if let Err(e) = file.try_lock() {
+            let _ = fs::remove_file(&path);
+            return Err(VaultError::Io(io::Error::other(e)));
+        }
+        Ok((path, file))
     }
 
     /// Moves a fully written and fsynced `temp` (from [`Vault::upload_temp`] in `folder`) to
@@ -582,8 +624,18 @@ impl Vault {
         if current == content.as_bytes() {
             return Ok(current_hash);
         }
-        self.save_version(path, &current)?;
-        write_atomic(&file, content.as_bytes())?;
+        let version = self.save_version(path, &current)?;
+        if let Err(e) = write_atomic(&file, content.as_bytes()) {
+            // The note did not change (a full volume): its history must not either.
+            if let Some(version) = &version {
+                let _ = remove_file_durable(version);
+                let _ = remove_empty_parents(version, &self.root.join(HISTORY_DIR));
+            }
+            return Err(e.into());
+        }
+        if version.is_some() {
+            self.prune_history(&self.history_dir(path)?)?;
+        }
         Ok(content_hash(content.as_bytes()))
     }
 
@@ -716,10 +768,11 @@ impl Vault {
         )?)
     }
 
-    /// Keeps `bytes` as a version of `path`, then drops the oldest beyond the limit.
-    fn save_version(&self, path: &NotePath, bytes: &[u8]) -> Result<()> {
+    /// Keeps `bytes` as a version of `path`; returns the version's file. The caller prunes the
+    /// oldest beyond the limit once the note itself is written.
+    fn save_version(&self, path: &NotePath, bytes: &[u8]) -> Result<Option<PathBuf>> {
         if self.history_limit == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let dir = self.history_dir(path)?;
         let versions = self.versions_in(&dir)?;
@@ -730,8 +783,9 @@ impl Vault {
             // Two saves in one millisecond (or a clock step back) must not overwrite a version.
             timestamp = newest.timestamp + 1;
         }
-        write_atomic(&dir.join(format!("{timestamp}{NOTE_SUFFIX}")), bytes)?;
-        self.prune_history(&dir)
+        let version = dir.join(format!("{timestamp}{NOTE_SUFFIX}"));
+        write_atomic(&version, bytes)?;
+        Ok(Some(version))
     }
 
     fn prune_history(&self, dir: &Path) -> Result<()> {
@@ -941,15 +995,31 @@ impl Vault {
     }
 
     /// Deletes everything in the trash. Returns how many items went.
+    ///
+    /// The whole trash is first renamed aside (one atomic, durable step) and only then removed, so
+    /// a crash leaves either the full trash or none of it; a leftover is removed by the next
+    /// emptying or at boot ([`Vault::recover`]).
     pub fn empty_trash(&self) -> Result<usize> {
+        let _crash = crate::crash::operation("empty-trash");
         let _lock = self.lock()?;
         let count = self.trash()?.len();
         let trash = self.trash_root();
         resolve_checked(&self.root, TRASH_DIR)?;
+        self.finish_emptying_trash()?;
         if is_dir(&trash)? {
-            remove_dir_all_durable(&trash)?;
+            rename_durable(&trash, &self.root.join(EMPTIED_TRASH))?;
+            self.finish_emptying_trash()?;
         }
         Ok(count)
+    }
+
+    /// Removes a trash that was renamed aside to be emptied. The lock is held.
+    fn finish_emptying_trash(&self) -> Result<()> {
+        let doomed = self.root.join(EMPTIED_TRASH);
+        if is_dir(&doomed)? {
+            remove_dir_all_durable(&doomed)?;
+        }
+        Ok(())
     }
 
     /// Deletes trash items deleted before `now - max_age` (the background purge, 30 days in

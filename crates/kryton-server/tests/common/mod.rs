@@ -2,6 +2,8 @@
 //! binary started as an OS process.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod relay;
+
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};

@@ -240,6 +240,7 @@ impl Vault {
     pub fn recover(&self) -> Result<Recovery> {
         let _lock = self.raw_lock()?;
         let finished = self.finish_pending()?;
+        self.finish_emptying_trash()?;
         let temp_files_removed = sweep_temp_files(&self.root)?;
         Ok(Recovery {
             finished,
@@ -341,11 +342,29 @@ impl Vault {
         })
     }
 
-    /// Puts a trash item back at its original path, or at `Name (restored N)` beside it.
+    /// Puts a trash item back at its original path, or at `Name (restored N)` beside it. A retry
+    /// of a restore that already finished (the client lost the answer to a crash) answers the
+    /// finished result.
     pub(super) fn restore_item(&self, trash_path: &str) -> Result<Outcome> {
         let _crash = crate::crash::operation("restore-from-trash");
         let _lock = self.lock_and_finish()?;
-        let entry = self.find_trash_entry(trash_path)?;
+        let entry = match self.find_trash_entry(trash_path) {
+            Err(VaultError::NotFound(what)) => {
+                let wanted = trash_path.strip_suffix('/').unwrap_or(trash_path);
+                let replay = self.finished(
+                    |i| matches!(i, Intent::RestoreFromTrash { trash_path, .. } if trash_path == wanted),
+                )?;
+                return match replay {
+                    Some((Intent::RestoreFromTrash { target, kind, .. }, outcome))
+                        if exists(&self.trash_target(kind, &target)?)? =>
+                    {
+                        Ok(outcome)
+                    }
+                    _ => Err(VaultError::NotFound(what)),
+                };
+            }
+            other => other?,
+        };
         let mut n = 0;
         let target = loop {
             let candidate = if n == 0 {
@@ -379,7 +398,19 @@ impl Vault {
     pub(super) fn delete_item_forever(&self, trash_path: &str) -> Result<Outcome> {
         let _crash = crate::crash::operation("delete-forever");
         let _lock = self.lock_and_finish()?;
-        let entry = self.find_trash_entry(trash_path)?;
+        let entry = match self.find_trash_entry(trash_path) {
+            // A retry of a deletion that finished (its answer lost to a crash) answers its result.
+            Err(VaultError::NotFound(what)) => {
+                let wanted = trash_path.strip_suffix('/').unwrap_or(trash_path);
+                let replay = self
+                    .finished(|i| matches!(i, Intent::DeleteForever { trash_path, .. } if trash_path == wanted))?;
+                return match replay {
+                    Some((_, outcome)) => Ok(outcome),
+                    None => Err(VaultError::NotFound(what)),
+                };
+            }
+            other => other?,
+        };
         self.execute(Intent::DeleteForever {
             trash_path: entry.trash_path,
             original_path: entry.original_path,
@@ -620,8 +651,19 @@ fn is_temp_name(name: &str) -> bool {
     name.starts_with(".kryton-") && name.ends_with(".tmp")
 }
 
+/// Whether a temp file is held by a writer: an upload keeps an exclusive `flock` on its temp
+/// file while it streams (see [`Vault::upload_temp`]). A file that is gone counts as in use (there
+/// is nothing to remove).
+fn in_use(path: &Path) -> bool {
+    match fs::File::open(path) {
+        Ok(file) => file.try_lock().is_err(),
+        Err(_) => true,
+    }
+}
+
 /// Removes every temp file left by an interrupted write, anywhere in the vault (history and
-/// trash included); the lock is held, so no write of ours is in flight.
+/// trash included). The lock is held, so no note write is in flight; uploads, which stream
+/// without it, hold their temp file's own lock and are skipped.
 fn sweep_temp_files(root: &Path) -> Result<usize> {
     if !is_dir(root)? {
         return Ok(0);
@@ -635,7 +677,10 @@ fn sweep_temp_files(root: &Path) -> Result<usize> {
             let file_type = entry.file_type()?;
             if file_type.is_dir() {
                 stack.push(entry.path());
-            } else if file_type.is_file() && entry.file_name().to_str().is_some_and(is_temp_name) {
+            } else if file_type.is_file()
+                && entry.file_name().to_str().is_some_and(is_temp_name)
+                && !in_use(&entry.path())
+            {
                 fs::remove_file(entry.path())?;
                 removed += 1;
                 removed_here = true;
