@@ -29,6 +29,11 @@ test("no serious accessibility violations on the main screens, light and dark", 
     await page.keyboard.press("Control+k");
     await expect(page.getByRole("dialog", { name: "Search" })).toBeVisible();
     await noSeriousViolations(page, `search ${theme}`);
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+Shift+P");
+    await expect(page.getByRole("dialog", { name: "Commands" })).toBeVisible();
+    await noSeriousViolations(page, `commands ${theme}`);
+    await page.keyboard.press("Escape");
   }
   await page.goto("/settings");
   await page.getByRole("radio", { name: "System" }).check();
