@@ -9,6 +9,8 @@ async function noSeriousViolations(page: import("@playwright/test").Page, screen
 }
 
 test("no serious accessibility violations on the main screens, light and dark", async ({ page, request }) => {
+  // Fourteen axe-core passes: slow on a busy 2-core machine.
+  test.setTimeout(240_000);
   const path = `${uniq("A11y")}/Page.md`;
   await putNote(request, path, "# Page\n\nSome text with a #tag and a [[Missing link]].\n\n- [ ] a task\n");
   for (const theme of ["light", "dark"]) {

@@ -7,6 +7,7 @@ test("command palette: filter, arrows and Enter run actions; it does not steal C
   const path = `${uniq("Palette")}/Target.md`;
   await putNote(request, path, "# Target\n");
   await page.goto("/");
+  await expect(page.getByRole("heading", { name: /Welcome/ })).toBeVisible();
   const palette = page.getByRole("dialog", { name: "Commands" });
 
   await page.keyboard.press("Control+Shift+P");
