@@ -74,6 +74,35 @@ for (let i = 0; i < CLICKS; i++) {
 const click = median(clicks), read = Math.max(1, median(apiReads));
 console.log(`note: shown ${click} ms after the click (median of ${CLICKS}); bare GET /api/notes ${read} ms; ratio ${(click / read).toFixed(1)}x`);
 
+// ---- typing in a long note ----------------------------------------------------------------------
+// Keystroke to the next painted frame, measured in the page (keydown, then a frame, then a task),
+// in a 5,000-line note and, as the baseline, in a 10-line note, both in the default split view.
+const LINES = Number(process.env.BENCH_LINES ?? 5000);
+const KEYS = Number(process.env.BENCH_KEYS ?? 60);
+async function typingLatency(lines) {
+  const path = `Bench/Typing ${lines}.md`;
+  const body = Array.from({ length: lines }, (_, i) => (i % 10 === 0 ? `## Section ${i / 10}` : `Line ${i} with some **bold** words, a [[Note ${i}]] link and #tag${i % 7}.`));
+  await request.post("/api/notes", { data: { path, content: body.join("\n") + "\n" } });
+  await page.goto(`/notes/${encodeURI(path)}`);
+  await page.getByTestId("editor").waitFor();
+  await page.getByTestId("editor").click();
+  await page.keyboard.press("Control+End");
+  await page.evaluate(() => {
+    window.__lat = [];
+    document.addEventListener("keydown", () => {
+      const t0 = performance.now();
+      requestAnimationFrame(() => setTimeout(() => window.__lat.push(performance.now() - t0), 0));
+    }, true);
+  });
+  await page.keyboard.type("typed quickly ".repeat(Math.ceil(KEYS / 14)).slice(0, KEYS), { delay: 40 });
+  await page.waitForTimeout(300);
+  const lat = await page.evaluate(() => window.__lat);
+  return { median: median(lat), p95: [...lat].sort((a, b) => a - b)[Math.floor(lat.length * 0.95)] };
+}
+const small = await typingLatency(10);
+const big = await typingLatency(LINES);
+console.log(`typing: ${LINES}-line note: keystroke to frame median ${big.median.toFixed(1)} ms, p95 ${big.p95.toFixed(1)} ms; 10-line note median ${small.median.toFixed(1)} ms, p95 ${small.p95.toFixed(1)} ms; ratio ${(big.median / Math.max(1, small.median)).toFixed(1)}x`);
+
 // ---- graph -------------------------------------------------------------------------------------
 const a0 = Date.now();
 const graphBody = await (await request.get("/api/graph")).json();

@@ -227,6 +227,20 @@ export const api = {
   emptyTrash: () => del("/api/trash-empty"),
 
   daily: () => post<{ path: string; content: string }>("/api/daily"),
+
+  /** Every per-user setting (string values; `starred` is a JSON array of note paths). */
+  settings: () => get<Record<string, string>>("/api/settings"),
+  putSetting: (key: string, value: string) => put(`/api/settings/${encodeURIComponent(key)}`, { value }),
+
+  /** Uploads a file (multipart field `file`); the answer says where it is served. */
+  async upload(file: File): Promise<{ path: string; url: string }> {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const response = await fetch("/api/files", { method: "POST", body: form, credentials: "same-origin" });
+    const body = (await response.json().catch(() => ({}))) as { path?: string; url?: string; error?: string };
+    if (!response.ok || !body.url || !body.path) throw new ApiError(response.status, body.error ?? `upload failed (HTTP ${response.status})`);
+    return { path: body.path, url: body.url };
+  },
   async templates(): Promise<{ name: string; path: string }[]> {
     // [{name,path}] in the original's contract; a plain list of names is accepted too.
     return arrayOf<string | { name: string; path: string }>(await get("/api/templates"), "templates").map((t) =>

@@ -27,11 +27,15 @@ export interface EditorOptions {
   notes: () => string[];
   tags: () => string[];
   onFollow: (target: string) => void;
+  /** Files pasted or dropped into the editor, with the document position they belong at. */
+  onFiles: (files: File[], pos: number) => void;
 }
 
 export interface EditorHandle {
   setDoc(doc: string): void;
   getDoc(): string;
+  /** Inserts text at `pos` (clamped to the document), e.g. the link to an uploaded image. */
+  insert(text: string, pos: number): void;
   focus(): void;
   destroy(): void;
 }
@@ -99,6 +103,21 @@ export function createEditor(o: EditorOptions): EditorHandle {
           if (u.docChanged && !silent) o.onChange(u.state.doc.toString());
         }),
         EditorView.domEventHandlers({
+          paste(event, v) {
+            const files = [...(event.clipboardData?.files ?? [])];
+            if (!files.length) return false;
+            event.preventDefault();
+            o.onFiles(files, v.state.selection.main.head);
+            return true;
+          },
+          drop(event, v) {
+            const files = [...(event.dataTransfer?.files ?? [])];
+            if (!files.length) return false;
+            event.preventDefault();
+            const pos = v.posAtCoords({ x: event.clientX, y: event.clientY }) ?? v.state.selection.main.head;
+            o.onFiles(files, pos);
+            return true;
+          },
           mousedown(event, v) {
             if (!(event.ctrlKey || event.metaKey)) return false;
             const pos = v.posAtCoords({ x: event.clientX, y: event.clientY });
@@ -120,6 +139,10 @@ export function createEditor(o: EditorOptions): EditorHandle {
       silent = false;
     },
     getDoc: () => view.state.doc.toString(),
+    insert(text: string, pos: number) {
+      const at = Math.min(Math.max(0, pos), view.state.doc.length);
+      view.dispatch({ changes: { from: at, insert: text }, selection: { anchor: at + text.length } });
+    },
     focus: () => view.focus(),
     destroy: () => view.destroy(),
   };

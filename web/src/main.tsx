@@ -1,10 +1,11 @@
 // Kryton's web app: sign-in/sign-up, then the shell (header, file tree, tags, the current screen).
 import { render } from "preact";
-import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError, type AuthConfig, type TagCount, type TreeEntry, type User } from "./api";
 import { applyTheme, Modal, navigate, notePathFromUrl, noteUrl, onLinkClick, storedTheme, UiProvider, useLocation, useUi } from "./ui";
 import { NotePage } from "./note";
-import { AdminPage, GraphPage, SearchDialog, SettingsPage, SwitcherDialog, TrashPage } from "./pages";
+import { AdminPage, CommandPalette, GraphPage, SearchDialog, SettingsPage, SwitcherDialog, TrashPage, type Command } from "./pages";
+import { Icon } from "./icons";
 import "./style.css";
 
 applyTheme(storedTheme());
@@ -103,12 +104,53 @@ function flatten(entries: TreeEntry[], out: string[] = []): string[] {
   return out;
 }
 
+/** The `starred` setting: a JSON array of note paths, as the original client stores it. */
+function parseStarred(value: string | undefined): string[] {
+  try {
+    const list = JSON.parse(value ?? "[]") as unknown;
+    return Array.isArray(list) ? list.filter((p): p is string => typeof p === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A path after `from` moved to `to`: the note itself, or anything under a moved folder. */
+function movedPath(path: string, from: string, to: string): string {
+  if (path === from) return to;
+  return path.startsWith(`${from}/`) ? to + path.slice(from.length) : path;
+}
+
 function Shell(props: { user: User; onSignedOut: () => void }) {
   const ui = useUi();
   const pathname = useLocation();
   const [tree, setTree] = useState<TreeEntry[]>([]);
   const [tags, setTags] = useState<TagCount[]>([]);
-  const [dialog, setDialog] = useState<"search" | "switcher" | "new" | null>(null);
+  const [dialog, setDialog] = useState<"search" | "switcher" | "new" | "commands" | null>(null);
+  const [starred, setStarredState] = useState<string[]>([]);
+  const starredRef = useRef<string[]>([]);
+  const setStarred = (next: string[]) => {
+    starredRef.current = next;
+    setStarredState(next);
+    api.putSetting("starred", JSON.stringify(next)).catch((e) => ui.toast(`Favourites not saved: ${(e as Error).message}`, true));
+  };
+  const toggleStar = (path: string) => {
+    const now = starredRef.current;
+    setStarred(now.includes(path) ? now.filter((p) => p !== path) : [...now, path]);
+  };
+  const onMoved = (from: string, to: string) => {
+    const now = starredRef.current;
+    const next = now.map((p) => movedPath(p, from, to));
+    if (next.some((p, i) => p !== now[i])) setStarred(next);
+  };
+  useEffect(() => {
+    api.settings().then(
+      (s) => {
+        starredRef.current = parseStarred(s.starred);
+        setStarredState(starredRef.current);
+      },
+      () => undefined,
+    );
+  }, []);
   const [menuOpen, setMenuOpen] = useState(false);
   const paths = useMemo(() => flatten(tree).filter((p) => p.endsWith(".md")), [tree]);
   const tagNames = useMemo(() => tags.map((t) => t.tag), [tags]);
@@ -124,6 +166,7 @@ function Shell(props: { user: User; onSignedOut: () => void }) {
       if (!(e.ctrlKey || e.metaKey)) return;
       const k = e.key.toLowerCase();
       if (k === "k") (e.preventDefault(), setDialog("search"));
+      else if (k === "p" && e.shiftKey) (e.preventDefault(), setDialog("commands"));
       else if (k === "p") (e.preventDefault(), setDialog("switcher"));
     };
     addEventListener("keydown", onKey);
@@ -152,9 +195,49 @@ function Shell(props: { user: User; onSignedOut: () => void }) {
     }
   };
 
+  const signOut = async () => {
+    await api.signOut().catch(() => undefined);
+    navigate("/", true);
+    props.onSignedOut();
+  };
+
   const notePath = notePathFromUrl(pathname);
+  const commands: Command[] = [
+    { label: "New note", run: () => setDialog("new") },
+    { label: "Open today's daily note", run: openDaily },
+    { label: "Search notes", keys: "Ctrl+K", run: () => setDialog("search") },
+    { label: "Open a note by name", keys: "Ctrl+P", run: () => setDialog("switcher") },
+    ...(notePath
+      ? [{ label: starred.includes(notePath) ? "Remove this note from favourites" : "Add this note to favourites", run: () => toggleStar(notePath) }]
+      : []),
+    {
+      label: "Toggle light/dark theme",
+      run: () => {
+        const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+        localStorage.setItem("kryton.theme", next);
+        applyTheme(next);
+      },
+    },
+    { label: "Go to graph", run: () => navigate("/graph") },
+    { label: "Go to trash", run: () => navigate("/trash") },
+    { label: "Go to settings and API keys", run: () => navigate("/settings") },
+    ...(props.user.role === "admin" ? [{ label: "Go to administration", run: () => navigate("/admin") }] : []),
+    { label: "Go home", run: () => navigate("/") },
+    { label: "Sign out", run: signOut },
+  ];
   let screen;
-  if (notePath) screen = <NotePage path={notePath} paths={paths} tags={tagNames} onChanged={refresh} onCreate={(p) => createNote(p)} />;
+  if (notePath)
+    screen = (
+      <NotePage
+        path={notePath}
+        paths={paths}
+        tags={tagNames}
+        onChanged={refresh}
+        onCreate={(p) => createNote(p)}
+        starred={starred.includes(notePath)}
+        onToggleStar={() => toggleStar(notePath)}
+      />
+    );
   else if (pathname === "/graph") screen = <GraphPage />;
   else if (pathname === "/trash") screen = <TrashPage onChanged={refresh} />;
   else if (pathname === "/settings") screen = <SettingsPage />;
@@ -169,7 +252,7 @@ function Shell(props: { user: User; onSignedOut: () => void }) {
       </a>
       <header class="topbar">
         <button class="menu-button" aria-label="Menu" aria-expanded={menuOpen} onClick={() => setMenuOpen(!menuOpen)}>
-          ☰
+          <Icon name="menu" size={18} />
         </button>
         <a class="brand" href="/" onClick={onLinkClick}>
           Kryton
@@ -180,6 +263,9 @@ function Shell(props: { user: User; onSignedOut: () => void }) {
           </button>
           <button onClick={() => setDialog("switcher")} title="Quick switcher (Ctrl+P)">
             Open
+          </button>
+          <button onClick={() => setDialog("commands")} title="Command palette (Ctrl+Shift+P)">
+            Commands
           </button>
           <button onClick={() => setDialog("new")}>New note</button>
           <button onClick={openDaily}>Today</button>
@@ -197,19 +283,24 @@ function Shell(props: { user: User; onSignedOut: () => void }) {
               Admin
             </a>
           )}
-          <button
-            onClick={async () => {
-              await api.signOut().catch(() => undefined);
-              navigate("/", true);
-              props.onSignedOut();
-            }}
-          >
-            Sign out
-          </button>
+          <button onClick={signOut}>Sign out</button>
         </nav>
       </header>
       <aside class="sidebar" aria-label="Notes and tags">
-        <FileTree tree={tree} current={notePath} onChanged={refresh} onNew={() => setDialog("new")} />
+        <section class="favourites">
+          <h2>Favourites</h2>
+          <ul class="links" data-testid="favourites">
+            {starred.map((p) => (
+              <li>
+                <a href={noteUrl(p)} onClick={onLinkClick} aria-current={p === notePath ? "page" : undefined}>
+                  <Icon name="star" filled size={12} /> {(p.split("/").pop() ?? p).replace(/\.md$/, "")}
+                </a>
+              </li>
+            ))}
+            {!starred.length && <li class="muted">Star a note to keep it here.</li>}
+          </ul>
+        </section>
+        <FileTree tree={tree} current={notePath} onChanged={refresh} onNew={() => setDialog("new")} onMoved={onMoved} />
         <section class="tags-pane">
           <h2>Tags</h2>
           <ul data-testid="tags">
@@ -229,6 +320,7 @@ function Shell(props: { user: User; onSignedOut: () => void }) {
       </main>
       {dialog === "search" && <SearchDialog onClose={() => setDialog(null)} />}
       {dialog === "switcher" && <SwitcherDialog paths={paths} onClose={() => setDialog(null)} />}
+      {dialog === "commands" && <CommandPalette commands={commands} onClose={() => setDialog(null)} />}
       {dialog === "new" && (
         <NewNoteDialog
           onClose={() => setDialog(null)}
@@ -247,8 +339,8 @@ function Home(props: { paths: string[]; name: string; onDaily: () => void; onNew
     <section class="page">
       <h1>Welcome, {props.name}</h1>
       <p>
-        Your vault has {props.paths.length} notes. Press <kbd>Ctrl</kbd>+<kbd>K</kbd> to search or <kbd>Ctrl</kbd>+<kbd>P</kbd> to open a
-        note by name.
+        Your vault has {props.paths.length} notes. Press <kbd>Ctrl</kbd>+<kbd>K</kbd> to search, <kbd>Ctrl</kbd>+<kbd>P</kbd> to open a
+        note by name, or <kbd>Ctrl</kbd>+<kbd>Shift</kbd>+<kbd>P</kbd> for every command.
       </p>
       <div class="actions left">
         <button class="primary" onClick={props.onNew}>
@@ -325,7 +417,13 @@ function NewNoteDialog(props: { onClose: () => void; onCreate: (path: string, co
   );
 }
 
-function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged: () => void; onNew: () => void }) {
+function FileTree(props: {
+  tree: TreeEntry[];
+  current: string | null;
+  onChanged: () => void;
+  onNew: () => void;
+  onMoved: (from: string, to: string) => void;
+}) {
   const ui = useUi();
   const [open, setOpen] = useState<Set<string>>(() => new Set(JSON.parse(localStorage.getItem("kryton.open") ?? "[]") as string[]));
   useEffect(() => {
@@ -343,20 +441,24 @@ function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged:
     localStorage.setItem("kryton.open", JSON.stringify([...next]));
     setOpen(next);
   };
-  const run = async (f: () => Promise<unknown>, done: string) => {
+  const run = async (f: () => Promise<unknown>, done: string): Promise<boolean> => {
+    let ok = false;
     try {
       await f();
       ui.toast(done);
+      ok = true;
     } catch (e) {
       ui.toast((e as Error).message, true);
     }
     props.onChanged();
+    return ok;
   };
   const rename = async (e: TreeEntry) => {
     const next = await ui.ask(`Rename or move ${e.path}`, "New path", e.path, "Rename");
     if (!next || next === e.path) return;
     const target = e.type === "file" && !next.endsWith(".md") ? `${next}.md` : next;
-    await run(() => (e.type === "file" ? api.rename(e.path, target) : api.renameFolder(e.path, target)), `Renamed to ${target}`);
+    if (!(await run(() => (e.type === "file" ? api.rename(e.path, target) : api.renameFolder(e.path, target)), `Renamed to ${target}`))) return;
+    props.onMoved(e.path, target);
     if (e.type === "file" && props.current === e.path) navigate(noteUrl(target), true);
     else if (props.current?.startsWith(`${e.path}/`)) navigate(noteUrl(target + props.current.slice(e.path.length)), true);
   };
@@ -370,8 +472,9 @@ function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged:
     const to = folder ? `${folder}/${name}` : name;
     if (to === from || folder.startsWith(`${from}/`) || folder === from) return;
     const isFile = from.endsWith(".md");
-    await run(() => (isFile ? api.rename(from, to) : api.renameFolder(from, to)), `Moved to ${to}`);
-    if (props.current === from) navigate(noteUrl(to), true);
+    if (!(await run(() => (isFile ? api.rename(from, to) : api.renameFolder(from, to)), `Moved to ${to}`))) return;
+    props.onMoved(from, to);
+    if (props.current) navigate(noteUrl(movedPath(props.current, from, to)), true);
   };
   const dropProps = (folder: string) => ({
     onDragOver: (ev: DragEvent) => ev.preventDefault(),
@@ -403,7 +506,7 @@ function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged:
                   onClick={() => toggle(e.path)}
                   aria-label={`${isOpen ? "Collapse" : "Expand"} folder ${e.name}`}
                 >
-                  {isOpen ? "▾" : "▸"} {e.name}
+                  <Icon name={isOpen ? "chevronDown" : "chevronRight"} size={14} /> {e.name}
                 </button>
               ) : (
                 <a
@@ -419,10 +522,10 @@ function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged:
               )}
               <span class="row-actions">
                 <button aria-label={`Rename ${e.path}`} title="Rename or move" onClick={() => rename(e)}>
-                  ✎
+                  <Icon name="pencil" size={14} />
                 </button>
                 <button aria-label={`Delete ${e.path}`} title="Move to trash" onClick={() => remove(e)}>
-                  🗑
+                  <Icon name="trash" size={14} />
                 </button>
               </span>
             </div>
@@ -437,7 +540,7 @@ function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged:
       <div class="pane-head">
         <h2>Files</h2>
         <button aria-label="New note" title="New note" onClick={props.onNew}>
-          +
+          <Icon name="plus" />
         </button>
         <button
           aria-label="New folder"
@@ -447,7 +550,7 @@ function FileTree(props: { tree: TreeEntry[]; current: string | null; onChanged:
             if (p) await run(() => api.createFolder(p), `Folder ${p} created`);
           }}
         >
-          ⊞
+          <Icon name="folderPlus" />
         </button>
       </div>
       {renderEntries(props.tree, 0)}

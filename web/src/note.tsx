@@ -8,6 +8,7 @@ import { createRenderer, makeResolver } from "./markdown";
 import type { EditorHandle } from "./editor";
 import { Modal, navigate, noteUrl, onLinkClick, useUi } from "./ui";
 import { LazyGraph } from "./pages";
+import { Icon } from "./icons";
 
 type SaveState = "saved" | "dirty" | "saving" | "conflict" | "error";
 const SAVE_LABEL: Record<SaveState, string> = {
@@ -25,6 +26,8 @@ export function NotePage(props: {
   tags: string[];
   onChanged: () => void;
   onCreate: (path: string) => Promise<void>;
+  starred: boolean;
+  onToggleStar: () => void;
 }) {
   const ui = useUi();
   const [note, setNote] = useState<Note | null>(null);
@@ -33,6 +36,7 @@ export function NotePage(props: {
   const [state, setState] = useState<SaveState>("saved");
   const [mode, setMode] = useState<Mode>(() => (localStorage.getItem("kryton.mode") as Mode) || (innerWidth < 700 ? "preview" : "split"));
   const [conflict, setConflict] = useState<{ mine: string; theirs: Note } | null>(null);
+  const [merging, setMerging] = useState<string | null>(null);
   const [backlinks, setBacklinks] = useState<Backlink[]>([]);
   const [showHistory, setShowHistory] = useState(false);
   const [showLocal, setShowLocal] = useState(false);
@@ -76,10 +80,10 @@ export function NotePage(props: {
     api.backlinks(path).then(setBacklinks, () => setBacklinks([]));
   }
 
-  async function save() {
+  async function save(explicit?: string) {
     window.clearTimeout(timer.current);
     const path = pathRef.current;
-    const content = editor.current?.getDoc() ?? saved.current;
+    const content = explicit ?? editor.current?.getDoc() ?? saved.current;
     if (content === saved.current) return setState("saved");
     setState("saving");
     try {
@@ -96,7 +100,7 @@ export function NotePage(props: {
       } else {
         setState("error");
         ui.toast(`Save failed: ${(e as Error).message}`, true);
-        timer.current = window.setTimeout(save, 3000);
+        timer.current = window.setTimeout(() => void save(), 3000);
       }
     }
   }
@@ -133,11 +137,12 @@ export function NotePage(props: {
         notes: () => paths.current,
         tags: () => tags.current,
         onFollow: follow,
+        onFiles: (files, pos) => void uploadFiles(files, pos),
         onChange(doc) {
           setText(doc);
           setState("dirty");
           window.clearTimeout(timer.current);
-          timer.current = window.setTimeout(save, 800);
+          timer.current = window.setTimeout(() => void save(), 800);
         },
       });
     });
@@ -153,16 +158,39 @@ export function NotePage(props: {
     [mode === "preview"],
   );
 
+  /** Uploads pasted or dropped files and links them where they were put: images as embeds. */
+  async function uploadFiles(files: File[], pos: number) {
+    for (const file of files) {
+      try {
+        ui.toast(`Uploading ${file.name}…`);
+        const stored = await api.upload(file);
+        const label = file.name.replace(/[[\]]/g, "");
+        const link = file.type.startsWith("image/") ? `![${label}](${stored.url})` : `[${label}](${stored.url})`;
+        editor.current?.insert(`${link}\n`, pos);
+        pos += link.length + 1;
+      } catch (e) {
+        ui.toast(`Could not upload ${file.name}: ${(e as Error).message}`, true);
+      }
+    }
+  }
+
   function chooseMode(m: Mode) {
     localStorage.setItem("kryton.mode", m);
     setMode(m);
   }
 
-  async function resolveConflict(choice: "mine" | "theirs") {
+  async function resolveConflict(choice: "mine" | "theirs" | "merged") {
     if (!conflict) return;
     etag.current = conflict.theirs.etag;
     saved.current = conflict.theirs.content;
-    if (choice === "theirs") {
+    if (choice === "merged") {
+      const merged = merging ?? conflict.mine;
+      setConflict(null);
+      setMerging(null);
+      editor.current?.setDoc(merged);
+      setText(merged);
+      await save(merged);
+    } else if (choice === "theirs") {
       editor.current?.setDoc(conflict.theirs.content);
       setText(conflict.theirs.content);
       setConflict(null);
@@ -170,7 +198,8 @@ export function NotePage(props: {
     } else {
       setConflict(null);
       editor.current?.setDoc(conflict.mine);
-      await save();
+      setText(conflict.mine);
+      await save(conflict.mine);
     }
   }
 
@@ -203,6 +232,9 @@ export function NotePage(props: {
               </button>
             ))}
           </div>
+          <button aria-pressed={props.starred} onClick={props.onToggleStar} title={props.starred ? "Remove from favourites" : "Add to favourites"}>
+            <Icon name="star" filled={props.starred} /> Favourite
+          </button>
           <button onClick={() => setShowHistory(true)}>History</button>
         </div>
         {!note ? (
@@ -271,21 +303,40 @@ export function NotePage(props: {
             Someone saved <strong>{props.path}</strong> while you were editing. Nothing is lost: choose which version to
             keep. Your text stays in the editor if you keep yours.
           </p>
-          <div class="conflict">
+          {merging === null ? (
+            <div class="conflict">
+              <label>
+                Your version
+                <textarea readOnly value={conflict.mine} rows={12} />
+              </label>
+              <label>
+                Their version (saved on the server)
+                <textarea readOnly value={conflict.theirs.content} rows={12} />
+              </label>
+            </div>
+          ) : (
             <label>
-              Your version
-              <textarea readOnly value={conflict.mine} rows={12} />
+              Merged text (both versions' lines; edit it before saving)
+              <textarea value={merging} rows={16} onInput={(e) => setMerging(e.currentTarget.value)} />
             </label>
-            <label>
-              Their version (saved on the server)
-              <textarea readOnly value={conflict.theirs.content} rows={12} />
-            </label>
-          </div>
+          )}
           <div class="actions">
-            <button onClick={() => resolveConflict("theirs")}>Use their version</button>
-            <button class="primary" onClick={() => resolveConflict("mine")}>
-              Keep my version
-            </button>
+            {merging === null ? (
+              <>
+                <button onClick={() => resolveConflict("theirs")}>Use their version</button>
+                <button onClick={() => setMerging(mergeTexts(conflict.theirs.content, conflict.mine))}>Merge…</button>
+                <button class="primary" onClick={() => resolveConflict("mine")}>
+                  Keep my version
+                </button>
+              </>
+            ) : (
+              <>
+                <button onClick={() => setMerging(null)}>Back to both versions</button>
+                <button class="primary" onClick={() => resolveConflict("merged")}>
+                  Save merged text
+                </button>
+              </>
+            )}
           </div>
         </Modal>
       )}
@@ -306,6 +357,17 @@ export function NotePage(props: {
       )}
     </div>
   );
+}
+
+/**
+ * A starting point for a manual merge: their text with my added lines put where they were added
+ * (a line diff from theirs to mine; lines only they have are kept too), so no line of either side
+ * is dropped and the user edits the result before saving it.
+ */
+function mergeTexts(theirs: string, mine: string): string {
+  const parts = diffLines(theirs, mine).map((part) => part.value);
+  // A last line without a newline must not run into the next part's first line.
+  return parts.map((v, i) => (i < parts.length - 1 && !v.endsWith("\n") ? `${v}\n` : v)).join("");
 }
 
 function outgoingLinks(text: string): string[] {

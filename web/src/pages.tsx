@@ -442,3 +442,48 @@ export function SwitcherDialog(props: { paths: string[]; onClose: () => void }) 
     </Modal>
   );
 }
+
+/** One action of the command palette. */
+export interface Command {
+  label: string;
+  /** The shortcut that does the same, shown next to the label. */
+  keys?: string;
+  run: () => unknown;
+}
+
+/** Every action by name (Ctrl+Shift+P): type to filter, arrows to choose, Enter to run. */
+export function CommandPalette(props: { commands: Command[]; onClose: () => void }) {
+  const [q, setQ] = useState("");
+  const matches = useMemo(() => {
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    return props.commands.filter((c) => words.every((w) => c.label.toLowerCase().includes(w)));
+  }, [q, props.commands]);
+  const run = (i: number) => {
+    props.onClose();
+    void matches[i].run();
+  };
+  const { active, onKeyDown } = useListKeys(matches.length, run);
+  return (
+    <Modal title="Commands" onClose={props.onClose}>
+      <input
+        aria-label="Command"
+        placeholder="Type a command…"
+        value={q}
+        onInput={(e) => setQ(e.currentTarget.value)}
+        onKeyDown={onKeyDown}
+        role="combobox"
+        aria-expanded={matches.length > 0}
+        aria-controls="command-results"
+        aria-activedescendant={matches.length ? `command-${active}` : undefined}
+      />
+      <ul class="palette" id="command-results" role="listbox" aria-label="Commands">
+        {matches.map((c, i) => (
+          <li id={`command-${i}`} role="option" aria-selected={i === active} class={i === active ? "active" : ""} onClick={() => run(i)}>
+            {c.label} {c.keys && <kbd>{c.keys}</kbd>}
+          </li>
+        ))}
+        {!matches.length && <li class="muted">No command matches.</li>}
+      </ul>
+    </Modal>
+  );
+}

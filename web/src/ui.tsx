@@ -1,6 +1,7 @@
 // Small shared pieces: routing on the History API, a modal dialog, a prompt, toasts, the theme.
 import { createContext, type ComponentChildren } from "preact";
 import { useContext, useEffect, useRef, useState } from "preact/hooks";
+import { Icon } from "./icons";
 
 // ---- routing -----------------------------------------------------------------------------------
 type Listener = () => void;
@@ -58,7 +59,7 @@ export function Modal(props: { title: string; onClose: () => void; children: Com
         <header>
           <h2>{props.title}</h2>
           <button class="close" aria-label="Close" onClick={props.onClose}>
-            ×
+            <Icon name="close" size={18} />
           </button>
         </header>
         {props.children}

@@ -9,6 +9,8 @@ async function noSeriousViolations(page: import("@playwright/test").Page, screen
 }
 
 test("no serious accessibility violations on the main screens, light and dark", async ({ page, request }) => {
+  // Fourteen axe-core passes: slow on a busy 2-core machine.
+  test.setTimeout(240_000);
   const path = `${uniq("A11y")}/Page.md`;
   await putNote(request, path, "# Page\n\nSome text with a #tag and a [[Missing link]].\n\n- [ ] a task\n");
   for (const theme of ["light", "dark"]) {
@@ -29,6 +31,11 @@ test("no serious accessibility violations on the main screens, light and dark", 
     await page.keyboard.press("Control+k");
     await expect(page.getByRole("dialog", { name: "Search" })).toBeVisible();
     await noSeriousViolations(page, `search ${theme}`);
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Control+Shift+P");
+    await expect(page.getByRole("dialog", { name: "Commands" })).toBeVisible();
+    await noSeriousViolations(page, `commands ${theme}`);
+    await page.keyboard.press("Escape");
   }
   await page.goto("/settings");
   await page.getByRole("radio", { name: "System" }).check();

@@ -75,3 +75,29 @@ test("a folder renames and deletes with its notes", async ({ page, request }) =>
   const r = await request.get(`/api/notes/${folder}-moved/Inner.md`);
   expect(r.status()).toBe(404);
 });
+
+test("drag a note onto a folder in the tree to move it there; drag a folder into another", async ({ page, request }) => {
+  const folder = uniq("Drag");
+  await putNote(request, `${folder}/Moving.md`, "# Moving\n\ncarried by the mouse\n");
+  await putNote(request, `${folder}/Target/Resident.md`, "# Resident\n");
+  await putNote(request, `${folder}/Box/Inside.md`, "# Inside\n");
+  await page.goto(noteUrl(`${folder}/Moving.md`));
+  await expect(page.getByTestId("editor")).toBeVisible();
+  const tree = page.getByRole("tree", { name: "Files" });
+  const target = tree.getByRole("button", { name: /folder Target$/ });
+  await expect(target).toBeVisible();
+
+  await tree.getByRole("link", { name: "Moving", exact: true }).dragTo(target);
+  // The open note follows its file, and the server has it at the new path only.
+  await expect(page).toHaveURL(new RegExp(`/notes/${folder}/Target/Moving\\.md$`));
+  expect(await getNote(request, `${folder}/Target/Moving.md`)).toContain("carried by the mouse");
+  expect((await request.get(`/api/notes/${folder}/Moving.md`)).status()).toBe(404);
+
+  // A folder dragged onto another folder moves with its notes.
+  await tree.getByRole("button", { name: /folder Box$/ }).dragTo(tree.getByRole("button", { name: /folder Target$/ }));
+  await expect.poll(async () => (await request.get(`/api/notes/${folder}/Target/Box/Inside.md`)).status()).toBe(200);
+  expect((await request.get(`/api/notes/${folder}/Box/Inside.md`)).status()).toBe(404);
+  // Dropping a folder into itself is refused without a request: nothing moves.
+  await tree.getByRole("button", { name: /folder Target$/ }).dragTo(tree.getByRole("button", { name: /folder Box$/ }));
+  expect(await getNote(request, `${folder}/Target/Resident.md`)).toContain("Resident");
+});
