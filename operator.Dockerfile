@@ -11,6 +11,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 ARG KRYTON_COMMIT=unknown
 LABEL org.opencontainers.image.source="https://github.com/azrtydxb/kryton-rs" \
       org.opencontainers.image.title="kryton-operator" \
+      org.opencontainers.image.description="Kubernetes operator for Kryton" \
+      org.opencontainers.image.licenses="AGPL-3.0-only" \
       org.opencontainers.image.revision="${KRYTON_COMMIT}"
 COPY --from=build /kryton-operator /usr/local/bin/kryton-operator
 USER 65532:65532

