@@ -340,7 +340,10 @@ impl Settings {
         let ready_min_free_bytes = self.ready_min_free_bytes.trim().parse::<u64>().unwrap_or_else(|_| {
             check(
                 "READY_MIN_FREE_BYTES",
-                Err(format!("{:?} is not a whole number of bytes", self.ready_min_free_bytes)),
+                Err(format!(
+                    "{:?} is not a whole number of bytes",
+                    self.ready_min_free_bytes
+                )),
             );
             0
         });

@@ -49,7 +49,11 @@ fn free_bytes(dir: &Path) -> u64 {
 
 /// Appends zeros to `file` until the volume has at most `leave` bytes free (0: until it is full).
 fn fill(file: &Path, leave: u64) {
-    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .unwrap();
     let chunk = vec![0u8; 16 * 1024];
     let dir = file.parent().unwrap();
     loop {
@@ -125,7 +129,10 @@ async fn full_volume_answers_507_and_changes_nothing(backend: Backend) {
     assert_eq!(notes["ok"], false, "{body}");
     assert_eq!(notes["writable"], true, "{body}");
     assert!(notes["freeBytes"].as_u64().unwrap() < 4 * 1024 * 1024, "{body}");
-    assert!(notes["message"].as_str().unwrap().contains("READY_MIN_FREE_BYTES"), "{body}");
+    assert!(
+        notes["message"].as_str().unwrap().contains("READY_MIN_FREE_BYTES"),
+        "{body}"
+    );
 
     // Full: every kind of write answers 507 naming the volume and changes nothing.
     fill(&filler, 0);
@@ -137,9 +144,17 @@ async fn full_volume_answers_507_and_changes_nothing(backend: Backend) {
     let big = "x".repeat(256 * 1024);
     let attempts = [
         ("PUT", "/api/notes/Keep.md", json!({ "content": big })),
-        ("POST", "/api/notes", json!({ "path": "New/Deep/Note.md", "content": big })),
+        (
+            "POST",
+            "/api/notes",
+            json!({ "path": "New/Deep/Note.md", "content": big }),
+        ),
         ("DELETE", "/api/notes/Keep.md", Value::Null),
-        ("POST", "/api/notes-rename/Keep.md", json!({ "newPath": "Elsewhere/Kept.md" })),
+        (
+            "POST",
+            "/api/notes-rename/Keep.md",
+            json!({ "newPath": "Elsewhere/Kept.md" }),
+        ),
     ];
     for (method, route, body) in attempts {
         let body = (!body.is_null()).then_some(body);
@@ -177,7 +192,12 @@ async fn full_volume_answers_507_and_changes_nothing(backend: Backend) {
     // What the database itself does on a full volume (SQLite lives there): a success, or a 507
     // naming the data volume; never an opaque 500.
     let (status, answer) = s
-        .request("POST", "/api/api-keys", &me, Some(json!({ "name": "full", "scope": "read-only" })))
+        .request(
+            "POST",
+            "/api/api-keys",
+            &me,
+            Some(json!({ "name": "full", "scope": "read-only" })),
+        )
         .await;
     assert!((200..300).contains(&status) || status == 507, "{status}: {answer}");
     if status == 507 {

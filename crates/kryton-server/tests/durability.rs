@@ -434,20 +434,18 @@ async fn upload_temp_files_are_swept_but_never_one_in_flight(backend: Backend) {
     let mut s = Server::start(env).await;
     let (user, token) = s.sign_up("ann@example.org", "ann password", None).await;
     let attachments = s.env.data_dir().join("notes").join(&user).join("attachments");
-    let temp_files = || -> Vec<String> {
-        walk(&attachments)
-            .into_iter()
-            .filter(|p| p.ends_with(".tmp"))
-            .collect()
-    };
+    let temp_files = || -> Vec<String> { walk(&attachments).into_iter().filter(|p| p.ends_with(".tmp")).collect() };
     let start_upload = |name: &'static str| {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
         let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|chunk| (chunk, rx))
         }));
-        let form = reqwest::multipart::Form::new()
-            .part("file", reqwest::multipart::Part::stream(body).file_name(name));
-        let request = s.client.post(s.env.url("/api/files")).bearer_auth(&token).multipart(form);
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::stream(body).file_name(name));
+        let request = s
+            .client
+            .post(s.env.url("/api/files"))
+            .bearer_auth(&token)
+            .multipart(form);
         (tx, tokio::spawn(request.send()))
     };
     let wait_for_temp = || async {
@@ -471,18 +469,28 @@ async fn upload_temp_files_are_swept_but_never_one_in_flight(backend: Backend) {
     let client = reqwest::Client::new();
     let started = std::time::Instant::now();
     loop {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{replica_port}/readyz")).send().await
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{replica_port}/readyz"))
+            .send()
+            .await
             && r.status() == 200
         {
             break;
         }
         assert!(replica.try_wait().unwrap().is_none(), "the replica exited");
-        assert!(started.elapsed() < Duration::from_secs(30), "the replica never got ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the replica never got ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     replica.start_kill().unwrap();
     replica.wait().await.unwrap();
-    assert_eq!(temp_files().len(), 1, "the replica's boot removed an upload still being written");
+    assert_eq!(
+        temp_files().len(),
+        1,
+        "the replica's boot removed an upload still being written"
+    );
     tx.send(Ok(vec![2u8; 300 * 1024])).await.unwrap();
     drop(tx);
     let response = upload.await.unwrap().unwrap();
@@ -498,13 +506,21 @@ async fn upload_temp_files_are_swept_but_never_one_in_flight(backend: Backend) {
     child.start_kill().unwrap();
     child.wait().await.unwrap();
     drop(tx);
-    assert!(upload.await.unwrap().is_err(), "an upload to a killed server cannot succeed");
+    assert!(
+        upload.await.unwrap().is_err(),
+        "an upload to a killed server cannot succeed"
+    );
     assert_eq!(temp_files().len(), 1, "the killed upload's temp file");
     let env = std::mem::replace(&mut s.env, TestEnv::new(backend).await);
     let s = Server::start(env).await;
     assert!(temp_files().is_empty(), "boot left {:?}", temp_files());
     let (status, _) = s
-        .request("GET", "/api/files/attachments/killed.bin", &As::Bearer(token.clone()), None)
+        .request(
+            "GET",
+            "/api/files/attachments/killed.bin",
+            &As::Bearer(token.clone()),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
     assert!(attachments.join("live.bin").is_file());

@@ -101,7 +101,10 @@ enum IndexLock {
 async fn lock_index(env: &TestEnv) -> IndexLock {
     match env.backend {
         Backend::Postgres => {
-            let url = format!("postgres://postgres@127.0.0.1:5432/{}", env.pg_database.as_ref().unwrap());
+            let url = format!(
+                "postgres://postgres@127.0.0.1:5432/{}",
+                env.pg_database.as_ref().unwrap()
+            );
             let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
             sqlx::raw_sql("BEGIN; LOCK TABLE notes IN EXCLUSIVE MODE")
                 .execute(&mut conn)
@@ -157,14 +160,21 @@ async fn index_failure_after_the_write_is_acknowledged_and_healed(backend: Backe
         // Every write has its file on disk and waits on the index lock: now the database goes.
         let started = Instant::now();
         while waiting_on_lock(&s.env).await < writes.len() as i64 {
-            assert!(started.elapsed() < Duration::from_secs(20), "the writes never reached the index");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the writes never reached the index"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         relay.cut();
     }
     for (task, (path, word)) in pending.into_iter().zip(&writes) {
         let status = task.await.unwrap();
-        assert_eq!(status, Some(200), "{path}: the file changed, so the answer must be a success");
+        assert_eq!(
+            status,
+            Some(200),
+            "{path}: the file changed, so the answer must be a success"
+        );
         let file = on_disk(&s, &user, path).unwrap_or_default();
         assert!(file.contains(word.as_str()), "{path} holds {file:?}");
     }
@@ -177,8 +187,13 @@ async fn index_failure_after_the_write_is_acknowledged_and_healed(backend: Backe
     if let Some(relay) = &relay {
         // The database stays away a moment: the background retries fail and back off.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let (status, _) = s.request("PUT", "/api/notes/Hub.md", &me, Some(json!({"content": "x"}))).await;
-        assert_eq!(status, 503, "a write during the outage is refused before its file changes");
+        let (status, _) = s
+            .request("PUT", "/api/notes/Hub.md", &me, Some(json!({"content": "x"})))
+            .await;
+        assert_eq!(
+            status, 503,
+            "a write during the outage is refused before its file changes"
+        );
         assert_eq!(on_disk(&s, &user, "Hub.md").as_deref(), Some("# Hub"));
         relay.restore();
     }
@@ -233,7 +248,11 @@ async fn writes_through_repeated_postgres_outages_tell_the_truth() {
                 let file = on_disk(&s, &user, &path);
                 if status == Some(200) {
                     ok += 1;
-                    assert_eq!(file.as_deref(), Some(content.as_str()), "{path}: acknowledged, not on disk");
+                    assert_eq!(
+                        file.as_deref(),
+                        Some(content.as_str()),
+                        "{path}: acknowledged, not on disk"
+                    );
                     acknowledged.insert(path, word);
                 } else {
                     refused += 1;
@@ -241,9 +260,7 @@ async fn writes_through_repeated_postgres_outages_tell_the_truth() {
                         matches!(status, None | Some(503)),
                         "{path}: an outage must answer 503, not {status:?}"
                     );
-                    let before = acknowledged
-                        .get(&path)
-                        .map(|w| format!("{w} links to [[Hub]]"));
+                    let before = acknowledged.get(&path).map(|w| format!("{w} links to [[Hub]]"));
                     assert_eq!(file, before, "{path}: a refused write ({status:?}) changed the file");
                 }
             }
@@ -262,7 +279,10 @@ async fn writes_through_repeated_postgres_outages_tell_the_truth() {
     let cuts = chaos.await.unwrap();
     relay.restore();
     assert!(cuts >= 3, "only {cuts} outages");
-    assert!(ok > 0 && refused > 0, "{ok} acknowledged and {refused} refused writes: no outage was met");
+    assert!(
+        ok > 0 && refused > 0,
+        "{ok} acknowledged and {refused} refused writes: no outage was met"
+    );
     eprintln!("{cuts} outages, {ok} writes acknowledged, {refused} refused");
     wait_indexed(&s, &me, &finals, Duration::from_secs(30)).await;
 }

@@ -77,7 +77,10 @@ fn fsck(image: &Path) -> i32 {
         .status
         .code()
         .unwrap_or(-1);
-    assert!(status == 0 || status == 1, "e2fsck could not repair the copy: exit {status}");
+    assert!(
+        status == 0 || status == 1,
+        "e2fsck could not repair the copy: exit {status}"
+    );
     status
 }
 
@@ -99,6 +102,11 @@ async fn acknowledged_writes_survive_a_power_cut(backend: Backend) {
     env.set_env("REGISTRATION_MODE", "open");
     env.set_env("SAMPLE_VAULT", "off");
     env.set_env("DATA_DIR", data.to_str().unwrap());
+    // To watch this test fail on a server whose fsyncs do nothing, run it with
+    // KRYTON_TEST_SERVER_PRELOAD=/usr/lib/x86_64-linux-gnu/libeatmydata.so (Debian's eatmydata).
+    if let Ok(preload) = std::env::var("KRYTON_TEST_SERVER_PRELOAD") {
+        env.set_env("LD_PRELOAD", &preload);
+    }
     let mut s = Server::start(env).await;
     // Everything below is answered 2xx and must be found after the power cut.
     let (_, token) = s.sign_up("ann@example.org", "ann password", None).await;
@@ -107,7 +115,14 @@ async fn acknowledged_writes_survive_a_power_cut(backend: Backend) {
     acknowledged(&s, &me, "POST", "/api/notes", Some(note("Plan.md", "# Plan\nfirst"))).await;
     acknowledged(&s, &me, "POST", "/api/notes", Some(note("Ideas.md", "see [[Plan]]"))).await;
     acknowledged(&s, &me, "POST", "/api/notes", Some(note("Scratch.md", "to be deleted"))).await;
-    acknowledged(&s, &me, "PUT", "/api/notes/Plan.md", Some(json!({ "content": "# Plan\nsecond" }))).await;
+    acknowledged(
+        &s,
+        &me,
+        "PUT",
+        "/api/notes/Plan.md",
+        Some(json!({ "content": "# Plan\nsecond" })),
+    )
+    .await;
     acknowledged(
         &s,
         &me,
@@ -126,7 +141,14 @@ async fn acknowledged_writes_survive_a_power_cut(backend: Backend) {
     )
     .await;
     let key = As::Bearer(key["key"].as_str().unwrap().to_owned());
-    acknowledged(&s, &key, "POST", "/api/notes", Some(note("Last.md", "written with the key"))).await;
+    acknowledged(
+        &s,
+        &key,
+        "POST",
+        "/api/notes",
+        Some(note("Last.md", "written with the key")),
+    )
+    .await;
 
     // The power cut: the device as it is now, then the server dies without a chance to flush.
     let copy = work.path().join("after-power-cut.img");
@@ -150,7 +172,10 @@ async fn acknowledged_writes_survive_a_power_cut(backend: Backend) {
     assert_eq!(status, 404, "{context}: the note is back at its old path");
     let (status, body) = s.request("GET", "/api/notes/Ideas.md", &me, None).await;
     assert_eq!(status, 200, "{context}");
-    assert_eq!(body["content"], "see [[Roadmap]]", "{context}: the link rewrite was lost");
+    assert_eq!(
+        body["content"], "see [[Roadmap]]",
+        "{context}: the link rewrite was lost"
+    );
     let (_, body) = s.request("GET", "/api/history/Archive/Roadmap.md", &me, None).await;
     assert!(
         !body["versions"].as_array().unwrap().is_empty(),
@@ -159,7 +184,10 @@ async fn acknowledged_writes_survive_a_power_cut(backend: Backend) {
     let (status, _) = s.request("GET", "/api/notes/Scratch.md", &me, None).await;
     assert_eq!(status, 404, "{context}: the deleted note came back");
     let (_, trash) = s.request("GET", "/api/trash", &me, None).await;
-    assert!(trash.to_string().contains("Scratch.md"), "{context}: not in the trash: {trash}");
+    assert!(
+        trash.to_string().contains("Scratch.md"),
+        "{context}: not in the trash: {trash}"
+    );
     // The account, its session and its key (in the database on the image, for SQLite).
     let (status, body) = s.request("GET", "/api/notes/Last.md", &key, None).await;
     assert_eq!(status, 200, "{context}: the key or its note was lost: {body}");

@@ -68,12 +68,13 @@ async fn health_bare(state: State<AppState>) -> Json<Health> {
     health(state).await
 }
 
-/// Ready: the database answers (and which schema version it has), the notes volume (and, on
-/// SQLite, the data volume) is writable and has at least `READY_MIN_FREE_BYTES` free; how many
-/// notes wait for re-indexing after a failed index update is reported, never a failure.
+// Also degraded (503) when the notes volume (and, on SQLite, the data volume) is not writable or
+// has less than `READY_MIN_FREE_BYTES` free; how many notes wait for re-indexing after a failed
+// index update is reported (`checks.index.pendingReindex`), never a failure. (Plain comments: the
+// OpenAPI text below is unchanged, see docs/durability.md.)
+/// Ready: the database answers, and which schema version it has.
 #[utoipa::path(get, path = "/readyz", tag = "meta", security(()),
-    responses((status = 200, description = "`{status, checks, schema}`"),
-        (status = 503, description = "The database does not answer, or a volume is full or not writable")))]
+    responses((status = 200, description = "`{status, checks, schema}`"), (status = 503, description = "The database does not answer")))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (database, schema) = match tokio::time::timeout(READY_TIMEOUT, state.db.schema_version()).await {
         Ok(Ok(version)) => (

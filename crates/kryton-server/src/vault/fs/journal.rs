@@ -351,9 +351,8 @@ impl Vault {
         let entry = match self.find_trash_entry(trash_path) {
             Err(VaultError::NotFound(what)) => {
                 let wanted = trash_path.strip_suffix('/').unwrap_or(trash_path);
-                let replay = self.finished(
-                    |i| matches!(i, Intent::RestoreFromTrash { trash_path, .. } if trash_path == wanted),
-                )?;
+                let replay = self
+                    .finished(|i| matches!(i, Intent::RestoreFromTrash { trash_path, .. } if trash_path == wanted))?;
                 return match replay {
                     Some((Intent::RestoreFromTrash { target, kind, .. }, outcome))
                         if exists(&self.trash_target(kind, &target)?)? =>
@@ -402,8 +401,8 @@ impl Vault {
             // A retry of a deletion that finished (its answer lost to a crash) answers its result.
             Err(VaultError::NotFound(what)) => {
                 let wanted = trash_path.strip_suffix('/').unwrap_or(trash_path);
-                let replay = self
-                    .finished(|i| matches!(i, Intent::DeleteForever { trash_path, .. } if trash_path == wanted))?;
+                let replay =
+                    self.finished(|i| matches!(i, Intent::DeleteForever { trash_path, .. } if trash_path == wanted))?;
                 return match replay {
                     Some((_, outcome)) => Ok(outcome),
                     None => Err(VaultError::NotFound(what)),
