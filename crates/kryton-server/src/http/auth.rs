@@ -111,7 +111,7 @@ pub struct SignedIn {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum SignInAnswer {
-    SignedIn(SignedIn),
+    SignedIn(Box<SignedIn>),
     TwoFactorRequired(TwoFactorRequired),
 }
 
