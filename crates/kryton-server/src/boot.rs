@@ -154,7 +154,7 @@ async fn serve_prepared(state: AppState, listener: TcpListener, shutdown: Shutdo
     Ok(())
 }
 
-/// Hourly housekeeping: trash entries past TRASH_RETENTION, expired sessions.
+/// Hourly housekeeping: trash entries past TRASH_RETENTION, expired sessions and pending sign-ins.
 async fn maintenance(db: Database, config: Arc<Config>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
@@ -166,6 +166,9 @@ async fn maintenance(db: Database, config: Arc<Config>) {
         }
         if let Err(error) = crate::store::sessions::purge_expired(&db).await {
             tracing::warn!(%error, "expired session purge failed");
+        }
+        if let Err(error) = crate::store::two_factor::purge_expired(&db).await {
+            tracing::warn!(%error, "expired two-factor challenge purge failed");
         }
     }
 }

@@ -6,6 +6,7 @@
 mod extract;
 pub mod password;
 pub mod rate_limit;
+pub mod totp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -227,9 +228,19 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Caller, AppErr
             None => return Err(unauthorized()),
         };
         let ttl = state.config.session_ttl.as_millis() as i64;
-        // Sliding expiry, refreshed at most every hour so busy sessions do not write on every request.
-        if now_ms() - session.refreshed_at > 3_600_000 {
+        let now = now_ms();
+        // Sliding expiry, refreshed at most every hour so busy sessions do not write on every
+        // request; "last seen" (for the user's session list) at most once a minute, off the
+        // request path.
+        if now - session.refreshed_at > 3_600_000 {
             sessions::refresh(db, &session.id, ttl).await?;
+        } else if session.last_seen_at.is_none_or(|at| now - at > 60_000) {
+            let (db, id) = (db.clone(), session.id.clone());
+            tokio::spawn(async move {
+                if let Err(error) = sessions::touch(&db, &id, now).await {
+                    tracing::debug!(%error, "could not record session use");
+                }
+            });
         }
         Principal {
             credential: Credential::Session {

@@ -11,11 +11,11 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::json::ApiJson;
-use crate::auth::{self, Caller, Credential, SESSION_COOKIE, SessionUser, password};
+use crate::auth::{self, Caller, Credential, SESSION_COOKIE, SessionUser, password, totp};
 use crate::config::RegistrationMode;
 use crate::error::{AppError, ErrorBody};
 use crate::store::users::User;
-use crate::store::{self, iso, sessions, settings, users};
+use crate::store::{self, iso, sessions, settings, two_factor, users};
 
 #[derive(OpenApi)]
 #[openapi(paths(sign_up, sign_in, sign_out, get_session, config, change_password))]
@@ -105,6 +105,16 @@ pub struct SignedIn {
     pub session: NewSession,
 }
 
+/// What sign-in answers: a session, or the request for a second factor. Only the OpenAPI
+/// document uses this type (the handler writes each shape itself, with its own cookie).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum SignInAnswer {
+    SignedIn(Box<SignedIn>),
+    TwoFactorRequired(TwoFactorRequired),
+}
+
 /// Brute-force protection: attempts are counted per client and per account, separately for
 /// sign-in and sign-up.
 fn check_auth_limits(state: &AppState, action: &str, email: &str, ip: &str) -> Result<(), AppError> {
@@ -165,7 +175,7 @@ async fn sign_up(
     .map_err(create_error)?;
     tracing::info!(user = %user.id, role = %user.role, "account created");
     welcome(&state, &user.id).await;
-    start_session(&state, &user).await
+    start_session(&state, &user, session_origin(&headers, &state, peer)).await
 }
 
 fn create_error(e: users::CreateError) -> AppError {
@@ -187,7 +197,8 @@ async fn welcome(state: &AppState, user_id: &str) {
 
 /// Signs in with email and password; a stale session cookie sent along is ignored.
 #[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth", request_body = SignIn, security(()),
-    responses((status = 200, body = SignedIn, headers(("Set-Cookie" = String))),
+    responses((status = 200, description = "Signed in, or (`twoFactorRedirect`) a TOTP code is needed next",
+            body = SignInAnswer, headers(("Set-Cookie" = String))),
         (status = 401, description = "`INVALID_EMAIL_OR_PASSWORD`", body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn sign_in(
@@ -207,12 +218,59 @@ async fn sign_in(
     if user.disabled {
         return Err(AppError::Forbidden("this account is disabled".to_owned()));
     }
-    start_session(&state, &user).await
+    if user.two_factor_enabled {
+        // The password was right; no session until the second factor is given too.
+        let token = two_factor::open_challenge(&state.db, &user.id, totp::CHALLENGE_TTL_MS).await?;
+        let cookie = format!(
+            "{}={token}; Path=/api/auth/two-factor; HttpOnly; SameSite=Lax; Max-Age={}{}",
+            super::account::TWO_FACTOR_COOKIE,
+            totp::CHALLENGE_TTL_MS / 1000,
+            if state.config.secure_cookies { "; Secure" } else { "" }
+        );
+        let mut response = Json(TwoFactorRequired {
+            two_factor_redirect: true,
+            two_factor_token: token,
+        })
+        .into_response();
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        return Ok(response);
+    }
+    start_session(&state, &user, session_origin(&headers, &state, peer)).await
 }
 
-async fn start_session(state: &AppState, user: &users::UserRow) -> Result<Response, AppError> {
+/// The answer of a sign-in whose account has a second factor: Better Auth's `twoFactorRedirect`,
+/// and the pending sign-in's token (also set as the `kryton.two_factor` cookie), valid five
+/// minutes, to send with the code to `/api/auth/two-factor/verify-totp` or `verify-backup-code`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TwoFactorRequired {
+    pub two_factor_redirect: bool,
+    pub two_factor_token: String,
+}
+
+/// What a new session records about where it came from.
+pub(super) fn session_origin(headers: &HeaderMap, state: &AppState, peer: SocketAddr) -> sessions::Origin {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
+        .filter(|ua| !ua.is_empty());
+    sessions::Origin {
+        user_agent,
+        ip_address: Some(auth::client_ip(headers, Some(peer), &state.config.trust_proxy)),
+    }
+}
+
+/// Creates a session and answers with it (token in the body and in the cookie).
+pub(super) async fn start_session(
+    state: &AppState,
+    user: &users::UserRow,
+    origin: sessions::Origin,
+) -> Result<Response, AppError> {
     let ttl = state.config.session_ttl;
-    let session = sessions::create(&state.db, &user.id, ttl.as_millis() as i64).await?;
+    let session = sessions::create(&state.db, &user.id, ttl.as_millis() as i64, origin).await?;
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         session.token,
@@ -274,9 +332,9 @@ pub struct SessionInfo {
     pub expires_at: Option<String>,
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
-    /// Not recorded: always null.
+    /// Always null here: `/api/auth/list-sessions` shows where each session signed in.
     pub ip_address: Option<String>,
-    /// Not recorded: always null.
+    /// Always null here: `/api/auth/list-sessions` shows it.
     pub user_agent: Option<String>,
     /// `session` or `api-key`.
     pub kind: String,

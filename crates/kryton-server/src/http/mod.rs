@@ -1,5 +1,6 @@
 //! The HTTP surface: one file per area, the whole route table here.
 
+mod account;
 mod admin;
 mod api_keys;
 mod auth;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     // Everything but the probes, the version and the API document goes through authentication and rate limits.
     let api = Router::new()
         .merge(auth::router())
+        .merge(account::router())
         .merge(api_keys::router())
         .merge(admin::router())
         .merge(notes::router())

@@ -29,6 +29,7 @@ use super::AppState;
     modifiers(&Security),
     tags(
         (name = "auth", description = "Accounts and sessions (Better Auth's routes and shapes)"),
+        (name = "account", description = "Account security: my sessions, two-factor (Better Auth's routes)"),
         (name = "notes", description = "The vault: notes, folders, daily notes, templates"),
         (name = "knowledge", description = "Search, backlinks, graph, tags"),
         (name = "history", description = "Kept versions and the trash"),
@@ -77,6 +78,7 @@ pub fn document() -> Document {
     let mut doc = Base::openapi();
     for part in [
         super::auth::Api::openapi(),
+        super::account::Api::openapi(),
         super::notes::Api::openapi(),
         super::knowledge::Api::openapi(),
         super::history::Api::openapi(),

@@ -41,6 +41,17 @@ pub struct UserRow {
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Whether a confirmed TOTP second factor exists (read by the look-ups that select it).
+    #[sqlx(default)]
+    pub two_factor_enabled: bool,
+}
+
+/// The columns of a [`UserRow`] with its second-factor flag, for `SELECT ... FROM users`.
+macro_rules! user_columns {
+    () => {
+        "id, email, name, password_hash, role, disabled, created_at, updated_at, \
+         EXISTS (SELECT 1 FROM two_factor t WHERE t.user_id = users.id AND t.enabled = TRUE) AS two_factor_enabled"
+    };
 }
 
 /// A user as the API shows it (the original's Better Auth fields): never the password hash.
@@ -56,7 +67,7 @@ pub struct User {
     pub email_verified: bool,
     /// Always null: no avatars.
     pub image: Option<String>,
-    /// Always false: no second factor yet.
+    /// Whether sign-in asks for a TOTP code after the password.
     pub two_factor_enabled: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -75,7 +86,7 @@ impl UserRow {
             disabled: self.disabled,
             email_verified: false,
             image: None,
-            two_factor_enabled: false,
+            two_factor_enabled: self.two_factor_enabled,
             created_at: iso(self.created_at),
             updated_at: iso(self.updated_at),
         }
@@ -83,19 +94,17 @@ impl UserRow {
 }
 
 pub async fn by_email(db: &Database, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    const SQL: &str =
-        "SELECT id, email, name, password_hash, role, disabled, created_at, updated_at FROM users WHERE email = $1";
+    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
     on_db!(db, pool => sqlx::query_as(SQL).bind(email).fetch_optional(pool).await)
 }
 
 pub async fn by_id(db: &Database, id: &str) -> Result<Option<UserRow>, sqlx::Error> {
-    const SQL: &str =
-        "SELECT id, email, name, password_hash, role, disabled, created_at, updated_at FROM users WHERE id = $1";
+    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
     on_db!(db, pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await)
 }
 
 pub async fn list(db: &Database) -> Result<Vec<UserRow>, sqlx::Error> {
-    const SQL: &str = "SELECT id, email, name, password_hash, role, disabled, created_at, updated_at FROM users ORDER BY created_at, email";
+    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users ORDER BY created_at, email");
     on_db!(db, pool => sqlx::query_as(SQL).fetch_all(pool).await)
 }
 
@@ -222,8 +231,7 @@ pub enum Change {
 /// disabled account loses its sessions and its API keys; a role change ends its sessions.
 /// Returns the account as it is afterwards (as it was, for a deletion).
 pub async fn apply_guarded(db: &Database, id: &str, change: Change) -> Result<UserRow, GuardError> {
-    const SELECT: &str =
-        "SELECT id, email, name, password_hash, role, disabled, created_at, updated_at FROM users WHERE id = $1";
+    const SELECT: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
     const ACTIVE_ADMINS: &str = "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = FALSE";
     const UPDATE: &str = "UPDATE users SET role = $2, disabled = $3, updated_at = $4 WHERE id = $1";
     let now = now_ms();
