@@ -23,7 +23,8 @@ import { autocompletion, completionKeymap, type CompletionContext, type Completi
 export interface EditorOptions {
   parent: HTMLElement;
   doc: string;
-  onChange: (doc: string) => void;
+  /** The text changed; read it with `getDoc()` when needed (not copied on every keystroke). */
+  onChange: (length: number) => void;
   notes: () => string[];
   tags: () => string[];
   onFollow: (target: string) => void;
@@ -100,7 +101,7 @@ export function createEditor(o: EditorOptions): EditorHandle {
         keymap.of([...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
         EditorView.contentAttributes.of({ "aria-label": "Note text", "data-testid": "editor" }),
         EditorView.updateListener.of((u) => {
-          if (u.docChanged && !silent) o.onChange(u.state.doc.toString());
+          if (u.docChanged && !silent) o.onChange(u.state.doc.length);
         }),
         EditorView.domEventHandlers({
           paste(event, v) {

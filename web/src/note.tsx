@@ -45,6 +45,7 @@ export function NotePage(props: {
   const editor = useRef<EditorHandle | null>(null);
   const editorHost = useRef<HTMLDivElement>(null);
   const timer = useRef<number | undefined>(undefined);
+  const reparse = useRef<number | undefined>(undefined);
   const pathRef = useRef(props.path);
   const paths = useRef(props.paths);
   const tags = useRef(props.tags);
@@ -54,6 +55,7 @@ export function NotePage(props: {
   const resolve = useMemo(() => makeResolver(props.paths), [props.paths]);
   const render = useMemo(() => createRenderer(resolve), [resolve]);
   const html = useMemo(() => render(text), [render, text]);
+  const outgoing = useMemo(() => outgoingLinks(text).map((t) => ({ target: t, path: resolve(t) })), [resolve, text]);
 
   const follow = (target: string) => {
     const found = resolve(target);
@@ -108,6 +110,7 @@ export function NotePage(props: {
   // Flush the pending save when the note changes or the page is left.
   useEffect(() => {
     pathRef.current = props.path;
+    window.clearTimeout(reparse.current);
     // The preview pane and editor host unmount while the next note loads: a new editor follows.
     editor.current?.destroy();
     editor.current = null;
@@ -138,11 +141,17 @@ export function NotePage(props: {
         tags: () => tags.current,
         onFollow: follow,
         onFiles: (files, pos) => void uploadFiles(files, pos),
-        onChange(doc) {
-          setText(doc);
+        onChange(length) {
           setState("dirty");
           window.clearTimeout(timer.current);
           timer.current = window.setTimeout(() => void save(), 800);
+          // The preview and the links list are rebuilt from the whole text (markdown-it, DOMPurify,
+          // link resolution): once typing pauses, not per keystroke, or a long note lags behind the
+          // keyboard. Short notes still follow almost at once.
+          window.clearTimeout(reparse.current);
+          reparse.current = window.setTimeout(() => {
+            if (editor.current) setText(editor.current.getDoc());
+          }, length > 20_000 ? 400 : 60);
         },
       });
     });
@@ -214,7 +223,6 @@ export function NotePage(props: {
       </section>
     );
   }
-  const outgoing = outgoingLinks(text).map((t) => ({ target: t, path: resolve(t) }));
   return (
     <div class="note-layout">
       <section class="note" aria-label="Note">
