@@ -9,6 +9,7 @@ mod operations;
 
 pub use operations::{Moved, Rewritten, delete_user, finished_user_deletion, recover_all, rename_folder, rename_note};
 pub mod query;
+pub mod sharing;
 pub mod write;
 
 use std::time::{SystemTime, UNIX_EPOCH};
