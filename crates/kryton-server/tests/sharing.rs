@@ -379,7 +379,12 @@ async fn isolation_matrix(backend: Backend) {
 
     // Path tricks inside the shared path never leave it. Dot segments are sent raw (a URL parser
     // would resolve them before sending).
-    for raw in ["Team/../Secret.md", "Team/./Plan.md", "Team/%2E%2E/Secret.md", "Team/%2e%2e/%2e%2e/x/Secret.md"] {
+    for raw in [
+        "Team/../Secret.md",
+        "Team/./Plan.md",
+        "Team/%2E%2E/Secret.md",
+        "Team/%2e%2e/%2e%2e/x/Secret.md",
+    ] {
         let (status, body) = raw_get(s, &w.shared(raw), &w.bob.session).await;
         assert_eq!(status, 400, "raw GET {raw}: {body}");
         assert!(!body.contains("secretword"));

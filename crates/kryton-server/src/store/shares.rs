@@ -118,8 +118,8 @@ pub async fn set_permission(db: &Database, id: &str, permission: &str) -> Result
 
 /// Revokes a share; false when it did not exist.
 pub async fn delete(db: &Database, id: &str) -> Result<bool, sqlx::Error> {
-    let n = on_db!(db, pool => sqlx::query("DELETE FROM shares WHERE id = $1").bind(id).execute(pool).await)?;
-    Ok(n.rows_affected() > 0)
+    let n = on_db!(db, pool => sqlx::query("DELETE FROM shares WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
 }
 
 /// Every owner's shares at once (boot's repair after a crash between a rename and its share update).
