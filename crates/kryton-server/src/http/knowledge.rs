@@ -166,6 +166,7 @@ async fn backlinks(
 }
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct GraphNode {
     /// The path without `.md` (the original's node id).
     pub id: String,
