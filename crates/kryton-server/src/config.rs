@@ -83,6 +83,9 @@ pub struct Settings {
     /// Requests per API key per RATE_LIMIT_WINDOW, per replica.
     #[arg(long, env = "API_KEY_RATE_LIMIT_MAX", global = true, default_value = "600")]
     pub api_key_rate_limit_max: String,
+    /// Look-ups of a user by email (`GET /api/users/search`) per user per RATE_LIMIT_WINDOW, per replica.
+    #[arg(long, env = "USER_SEARCH_RATE_LIMIT_MAX", global = true, default_value = "30")]
+    pub user_search_rate_limit_max: String,
     /// Behind reverse proxies: `false` (the peer is the client), `true` (one proxy), a number of
     /// proxy hops, or a comma-separated list of the proxies' addresses/CIDRs. The client is read
     /// from the RIGHT of X-Forwarded-For, skipping that many (or those) proxies; entries a client
@@ -251,6 +254,7 @@ pub struct Config {
     pub rate_limit: Limit,
     pub auth_rate_limit: Limit,
     pub api_key_rate_limit: Limit,
+    pub user_search_rate_limit: Limit,
     pub trust_proxy: TrustProxy,
     pub hash_concurrency: usize,
     pub hash_queue_wait: Duration,
@@ -319,6 +323,7 @@ impl Settings {
         let history_limit = count("HISTORY_LIMIT", &self.history_limit) as usize;
         let auth_rate_limit_max = count("AUTH_RATE_LIMIT_MAX", &self.auth_rate_limit_max);
         let api_key_rate_limit_max = count("API_KEY_RATE_LIMIT_MAX", &self.api_key_rate_limit_max);
+        let user_search_rate_limit_max = count("USER_SEARCH_RATE_LIMIT_MAX", &self.user_search_rate_limit_max);
         let max_connections = count("MAX_CONNECTIONS", &self.max_connections) as usize;
         let hash_concurrency = match self.hash_concurrency.trim() {
             "auto" => std::thread::available_parallelism().map_or(2, usize::from),
@@ -485,6 +490,10 @@ impl Settings {
             },
             api_key_rate_limit: Limit {
                 max: api_key_rate_limit_max,
+                window: rate_limit_window,
+            },
+            user_search_rate_limit: Limit {
+                max: user_search_rate_limit_max,
                 window: rate_limit_window,
             },
             trust_proxy,

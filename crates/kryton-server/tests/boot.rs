@@ -109,7 +109,10 @@ async fn port_closed_while_migrating(backend: Backend) {
     // The moment the port opens, the migration has already committed.
     assert_eq!(
         env.ledger_versions().await,
-        (1..=shipped + 1).collect::<Vec<_>>(),
+        common::shipped_versions(backend)
+            .into_iter()
+            .chain([shipped + 1])
+            .collect::<Vec<_>>(),
         "the port opened before the migration finished"
     );
     assert!(

@@ -46,6 +46,8 @@ pub struct Limits {
     pub global: RateLimiter,
     pub auth: RateLimiter,
     pub api_key: RateLimiter,
+    /// Look-ups of users by email, per user.
+    pub user_search: RateLimiter,
 }
 
 impl Limits {
@@ -54,6 +56,7 @@ impl Limits {
             global: RateLimiter::new(config.rate_limit),
             auth: RateLimiter::new(config.auth_rate_limit),
             api_key: RateLimiter::new(config.api_key_rate_limit),
+            user_search: RateLimiter::new(config.user_search_rate_limit),
         }
     }
 }

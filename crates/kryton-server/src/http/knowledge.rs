@@ -52,6 +52,13 @@ pub struct SearchHit {
     pub modified_at: String,
     /// Higher is better.
     pub score: f64,
+    /// Present (true) on a note another user shares with the caller; read it with
+    /// `GET /api/notes/shared/{ownerUserId}/{path}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_shared: Option<bool>,
+    /// The owner of a shared note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<String>,
 }
 
 /// Ranked matches over title, tags and content, each with a highlighted snippet. Any query
@@ -81,7 +88,7 @@ async fn search(
     let query = SearchQuery::parse(&raw);
     let words = query.words();
     let rows = index::search(&state.db, &me.user.id, &query, limit).await?;
-    let results = rows
+    let mut results: Vec<SearchHit> = rows
         .into_iter()
         .map(|r| SearchHit {
             snippet: markdown::snippet(&r.body, &words),
@@ -90,8 +97,29 @@ async fn search(
             path: r.path,
             title: r.title,
             score: r.rank,
+            is_shared: None,
+            owner_user_id: None,
         })
         .collect();
+    // Then matches in notes shared with the caller, as the original lists them: after one's own.
+    let room = limit - results.len() as i64;
+    if room > 0 {
+        results.extend(
+            notes::sharing::search(&state.db, &me.user.id, &query, room)
+                .await?
+                .into_iter()
+                .map(|hit| SearchHit {
+                    path: hit.path,
+                    title: hit.title,
+                    snippet: hit.snippet,
+                    tags: hit.tags,
+                    modified_at: iso(hit.mtime_ms),
+                    score: hit.score,
+                    is_shared: Some(true),
+                    owner_user_id: Some(hit.owner_user_id),
+                }),
+        );
+    }
     Ok(Json(results))
 }
 
@@ -138,6 +166,7 @@ async fn backlinks(
 }
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct GraphNode {
     /// The path without `.md` (the original's node id).
     pub id: String,
@@ -145,6 +174,14 @@ pub struct GraphNode {
     pub title: String,
     /// No link in or out.
     pub orphan: bool,
+    /// Present (true) on a note another user shares with the caller (the original's `shared`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_shared: Option<bool>,
+    /// The owner of a shared note; its `id` is `<ownerUserId>:<path without .md>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -212,15 +249,53 @@ async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> R
             }),
         }
     }
-    let nodes = titles
+    let mut nodes: Vec<GraphNode> = titles
         .iter()
         .map(|(path, title)| GraphNode {
             id: node_id(path),
             path: path.clone(),
             title: title.clone(),
             orphan: !connected.contains(path),
+            shared: None,
+            is_shared: None,
+            owner_user_id: None,
         })
         .collect();
+    // Notes shared with the caller and the links among them. As in the original, a shared note
+    // whose path is taken (by one's own note or an earlier owner's) is left out, so paths stay
+    // unique keys; links to a left-out note are left out with it.
+    let (shared_nodes, shared_edges) = notes::sharing::graph(&state.db, &me.user.id).await?;
+    let mut taken: HashSet<String> = titles.iter().map(|(p, _)| p.clone()).collect();
+    let mut shown: HashSet<(String, String)> = HashSet::new();
+    for node in shared_nodes {
+        if !taken.insert(node.path.clone()) {
+            continue;
+        }
+        shown.insert((node.owner_user_id.clone(), node.path.clone()));
+        nodes.push(GraphNode {
+            id: format!("{}:{}", node.owner_user_id, node_id(&node.path)),
+            path: node.path,
+            title: node.title,
+            orphan: node.orphan,
+            shared: Some(true),
+            is_shared: Some(true),
+            owner_user_id: Some(node.owner_user_id),
+        });
+    }
+    for edge in shared_edges {
+        let owner = &edge.owner_user_id;
+        if shown.contains(&(owner.clone(), edge.from_path.clone()))
+            && shown.contains(&(owner.clone(), edge.to_path.clone()))
+        {
+            edges.push(GraphEdge {
+                from_note_id: format!("{owner}:{}", node_id(&edge.from_path)),
+                to_note_id: format!("{owner}:{}", node_id(&edge.to_path)),
+                from_path: edge.from_path,
+                to_path: edge.to_path,
+                embed: edge.embed,
+            });
+        }
+    }
     Ok(Json(Graph { nodes, edges, broken }))
 }
 

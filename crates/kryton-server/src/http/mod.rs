@@ -16,6 +16,7 @@ mod notes;
 pub mod openapi;
 mod security;
 mod settings;
+mod shares;
 mod version;
 mod web;
 
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::router())
         .merge(files::router())
         .merge(canvas::router())
+        .merge(shares::router())
         // Unknown API paths stay JSON 404s; everything else outside /api is the web app.
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))

@@ -110,7 +110,7 @@ pub struct NoteWritten {
 #[utoipa::path(get, path = "/api/notes/{path}", tag = "notes",
     params(("path" = String, Path, description = "The note's path, e.g. `Projects/Alpha.md` (slashes allowed)")),
     responses((status = 200, body = NoteBody, headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
-async fn read(
+pub(super) async fn read(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Path(raw): Path<String>,
@@ -188,7 +188,7 @@ async fn create(
 
 #[derive(Deserialize, ToSchema)]
 pub struct NoteContent {
-    content: String,
+    pub content: String,
 }
 
 /// Replaces a note's content. With `If-Match`, only if the note is still that version (412
@@ -198,7 +198,7 @@ pub struct NoteContent {
         ("If-Match" = Option<String>, Header, description = "The ETag this change is based on")),
     responses((status = 200, body = NoteWritten, headers(("ETag" = String))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
-async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Path(raw): Path<String>,
@@ -243,7 +243,7 @@ pub struct Deleted {
 #[utoipa::path(delete, path = "/api/notes/{path}", tag = "notes",
     params(("path" = String, Path, description = "The note's path (slashes allowed)")),
     responses((status = 200, body = Deleted), (status = 404, body = ErrorBody)))]
-async fn remove(
+pub(super) async fn remove(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Path(raw): Path<String>,

@@ -38,6 +38,7 @@ use super::AppState;
         (name = "settings", description = "Per-user settings (string values)"),
         (name = "files", description = "Attachments and images"),
         (name = "canvas", description = "JSON Canvas documents"),
+        (name = "sharing", description = "Shares between users, access requests, notes shared with me"),
         (name = "meta", description = "Health, version, this document")
     )
 )]
@@ -90,6 +91,7 @@ pub fn document() -> Document {
         super::settings::Api::openapi(),
         super::files::Api::openapi(),
         super::canvas::Api::openapi(),
+        super::shares::Api::openapi(),
     ] {
         doc.merge(part);
     }

@@ -10,6 +10,7 @@ pub mod resync;
 
 pub use operations::{Moved, Rewritten, delete_user, finished_user_deletion, recover_all, rename_folder, rename_note};
 pub mod query;
+pub mod sharing;
 pub mod write;
 
 use std::time::{SystemTime, UNIX_EPOCH};

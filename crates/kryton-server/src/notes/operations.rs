@@ -89,6 +89,17 @@ pub async fn rename_note(
         other => other,
     })
     .await?;
+    // The files moved durably first; the shares follow in one transaction. A crash between the two
+    // is caught up by boot (`sharing::repair_after_crash`) and by a retry of this request.
+    store::shares::follow_move(
+        db,
+        user_id,
+        &store::shares::Moved::Note {
+            from: from.as_str(),
+            to: to.as_str(),
+        },
+    )
+    .await?;
     sync_outcome(db, &vault, user_id, &outcome).await?;
     Ok(moved(outcome))
 }
@@ -128,6 +139,15 @@ pub async fn rename_folder(
         other => other,
     })
     .await?;
+    store::shares::follow_move(
+        db,
+        user_id,
+        &store::shares::Moved::Folder {
+            from: from.as_str(),
+            to: to.as_str(),
+        },
+    )
+    .await?;
     sync_outcome(db, &vault, user_id, &outcome).await?;
     Ok(moved(outcome))
 }
@@ -166,6 +186,14 @@ pub async fn recover_all(db: &Database, config: &Config) -> Result<(), AppError>
         if recovery.temp_files_removed > 0 {
             tracing::info!(user = %dir, removed = recovery.temp_files_removed, "removed temp files of interrupted writes");
         }
+    }
+    // With every vault's operations finished, shares left behind by a crash catch up with them.
+    let repaired = super::sharing::repair_after_crash(db, config).await?;
+    if repaired > 0 {
+        tracing::warn!(
+            shares = repaired,
+            "moved shares along with renames a crash had interrupted"
+        );
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod invites;
 pub mod notes;
 pub mod sessions;
 pub mod settings;
+pub mod shares;
 pub mod two_factor;
 pub mod user_settings;
 pub mod users;

@@ -75,6 +75,22 @@ pub fn shipped_migrations(backend: Backend) -> Vec<(String, String)> {
     files
 }
 
+/// The version numbers of the shipped migrations, in order (`0008_x.sql` is 8).
+pub fn shipped_versions(backend: Backend) -> Vec<i64> {
+    shipped_migrations(backend)
+        .iter()
+        .map(|(name, _)| migration_version(name))
+        .collect()
+}
+
+/// The version a migration file name carries (`0008_create_shares.sql` -> 8).
+pub fn migration_version(name: &str) -> i64 {
+    name.split('_')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a migration file name: {name}"))
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -156,13 +172,14 @@ impl TestEnv {
     }
 
     /// Copies the migrations the binary ships, so that a server on a custom migration directory
-    /// still has its own schema; returns how many there are (test migrations number after them).
+    /// still has its own schema; returns the highest version among them (test migrations number
+    /// after it; branches allocate numbers ahead, so the shipped versions may have gaps).
     pub fn write_shipped_migrations(&mut self) -> usize {
         let files = shipped_migrations(self.backend);
         for (name, text) in &files {
             self.write_migration(name, text);
         }
-        files.len()
+        shipped_versions(self.backend).last().copied().unwrap_or(0) as usize
     }
 
     pub fn remove_migration(&self, name: &str) {
