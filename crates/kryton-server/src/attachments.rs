@@ -8,6 +8,9 @@
 //! hidden temporary file in that folder, counted against `MAX_UPLOAD_BYTES` (413 and the file
 //! removed when exceeded), fsynced, then renamed into place and the folder fsynced.
 
+use std::io::{Read, Seek, SeekFrom};
+use std::time::SystemTime;
+
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::io::AsyncWriteExt;
@@ -107,6 +110,87 @@ pub async fn find(config: &Config, user_id: &str, raw: &str) -> Result<(FilePath
         }
     })
     .await
+}
+
+/// A file that is not a note, as listings and readers describe it.
+#[derive(Debug, Clone)]
+pub struct FileInfo {
+    pub path: FilePath,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+impl FileInfo {
+    /// The media type guessed from the extension (`application/octet-stream` when unknown).
+    pub fn media_type(&self) -> String {
+        mime_guess::from_path(self.path.file_name())
+            .first_or_octet_stream()
+            .essence_str()
+            .to_owned()
+    }
+}
+
+fn info(path: FilePath, meta: &std::fs::Metadata) -> FileInfo {
+    FileInfo {
+        path,
+        size: meta.len(),
+        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    }
+}
+
+/// The user's files that are not notes (uploads, canvases, anything another editor put in the
+/// vault), sorted by path; with `folder`, only those in it or below it. A file removed while the
+/// listing runs is left out.
+pub async fn list(config: &Config, user_id: &str, folder: Option<FolderPath>) -> Result<Vec<FileInfo>, AppError> {
+    let vault = vault(config, user_id);
+    blocking(move || {
+        let mut out = Vec::new();
+        for path in vault.list_files()? {
+            if folder.as_ref().is_some_and(|f| !f.contains(path.as_str())) {
+                continue;
+            }
+            let meta = match vault.file(&path).and_then(|abs| Ok(std::fs::metadata(abs)?)) {
+                Ok(meta) => meta,
+                Err(VaultError::NotFound(_)) => continue,
+                Err(VaultError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(info(path, &meta));
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// A file found as [`find`] does, and at most `max` of its bytes from `offset`: lets a client
+/// without range requests (an agent) read a large file in parts, never all at once.
+pub async fn read_part(
+    config: &Config,
+    user_id: &str,
+    raw: &str,
+    offset: u64,
+    max: usize,
+) -> Result<(FileInfo, Vec<u8>), AppError> {
+    let (path, abs) = find(config, user_id, raw).await?;
+    let (file, bytes) = blocking(move || {
+        let mut file = std::fs::File::open(&abs)?;
+        let meta = file.metadata()?;
+        let wanted = meta.len().saturating_sub(offset).min(max as u64);
+        let mut bytes = Vec::with_capacity(wanted as usize);
+        if wanted > 0 {
+            file.seek(SeekFrom::Start(offset))?;
+            file.take(wanted).read_to_end(&mut bytes)?;
+        }
+        Ok((info(path, &meta), bytes))
+    })
+    .await?;
+    if offset > file.size {
+        return Err(AppError::Validation(format!(
+            "offset {offset} is past the end of the file ({} bytes)",
+            file.size
+        )));
+    }
+    Ok((file, bytes))
 }
 
 /// Moves an attachment to the trash.

@@ -12,11 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{As, Backend, KRYTON, Server, TestEnv};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-const READ_TOOLS: [&str; 13] = [
+const READ_TOOLS: [&str; 18] = [
     "list_notes",
     "list_folders",
     "read_note",
@@ -30,8 +32,13 @@ const READ_TOOLS: [&str; 13] = [
     "notes_by_tag",
     "recent_notes",
     "get_history",
+    "get_settings",
+    "list_canvases",
+    "read_canvas",
+    "list_files",
+    "read_file",
 ];
-const WRITE_TOOLS: [&str; 9] = [
+const WRITE_TOOLS: [&str; 14] = [
     "create_note",
     "update_note",
     "delete_note",
@@ -41,6 +48,11 @@ const WRITE_TOOLS: [&str; 9] = [
     "append_to_note",
     "rename_note",
     "restore_version",
+    "set_setting",
+    "write_canvas",
+    "delete_canvas",
+    "upload_file",
+    "delete_file",
 ];
 
 fn repo_root() -> PathBuf {
@@ -280,13 +292,62 @@ fn full_plan() -> Value {
                                  "etag": "$ref:19/structured/etag"})),               // 35
         call("edit_note", json!({"path": "Inbox/New.md", "oldText": "not in the note", "newText": "x",
                                  "etag": "$ref:25/structured/etag"})),               // 36
+        // Settings, canvases and files.
+        call("get_settings", json!({})),                                             // 37
+        call("set_setting", json!({"key": "theme", "value": "dark"})),               // 38
+        call("set_setting", json!({"key": "bad key!", "value": "x"})),               // 39
+        call("get_settings", json!({})),                                             // 40
+        call("write_canvas", json!({"name": "Roadmap", "content": roadmap(), "createOnly": true})), // 41
+        call("write_canvas", json!({"name": "Roadmap", "content": roadmap(), "createOnly": true})), // 42
+        call("write_canvas", json!({"name": "Broken", "content": {"nodes": [], "edges": [
+            {"id": "e", "fromNode": "a", "toNode": "b"}]}})),                        // 43
+        call("list_canvases", json!({})),                                            // 44
+        call("read_canvas", json!({"name": "Roadmap"})),                             // 45
+        call("write_canvas", json!({"name": "Roadmap.canvas",
+                                    "content": {"nodes": [], "edges": []}})),        // 46
+        call("read_canvas", json!({"name": "../Secret"})),                           // 47
+        call("upload_file", json!({"name": "hello.txt", "contentBase64": BASE64.encode(HELLO)})), // 48
+        call("upload_file", json!({"name": "hello.txt", "contentBase64": BASE64.encode(HELLO)})), // 49
+        call("upload_file", json!({"name": "pixel.png", "contentBase64": BASE64.encode(PIXEL)})), // 50
+        call("upload_file", json!({"name": "../escape.txt", "contentBase64": "aGk="})), // 51
+        call("upload_file", json!({"name": "x.bin", "contentBase64": "@@@@"})),      // 52
+        call("list_files", json!({})),                                               // 53
+        call("list_files", json!({"folder": "attachments", "limit": 2})),            // 54
+        call("read_file", json!({"path": "hello.txt"})),                             // 55
+        call("read_file", json!({"path": "attachments/pixel.png", "maxBytes": 4})),  // 56
+        call("read_file", json!({"path": "attachments/pixel.png",
+                                 "offset": "$ref:56/structured/nextOffset"})),       // 57
+        call("read_file", json!({"path": "attachments/nope.png"})),                  // 58
+        call("read_file", json!({"path": "Idea.md"})),                               // 59
+        call("delete_file", json!({"path": "attachments/hello-2.txt"})),             // 60
+        call("delete_canvas", json!({"name": "Roadmap"})),                           // 61
+        call("read_canvas", json!({"name": "Roadmap"})),                             // 62
+        call("read_file", json!({"path": "attachments/pixel.png", "maxBytes": 2_000_000})), // 63
+        call("read_file", json!({"path": "attachments/pixel.png", "maxBytes": 0})),  // 64
     ])
+}
+
+const HELLO: &[u8] = b"hello, world\n";
+/// Not text: the PNG signature and a few bytes, a NUL among them.
+const PIXEL: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R',
+];
+
+/// A small JSON Canvas document: a text card linked to a note card.
+fn roadmap() -> Value {
+    json!({
+        "nodes": [
+            {"id": "a", "type": "text", "text": "Start here", "x": 0, "y": 0, "width": 200, "height": 80},
+            {"id": "b", "type": "file", "file": "Idea.md", "x": 300, "y": 0, "width": 200, "height": 80}
+        ],
+        "edges": [{"id": "e", "fromNode": "a", "toNode": "b", "toEnd": "arrow"}]
+    })
 }
 
 /// What every client must see for [`full_plan`], and what must be on disk afterwards.
 fn check_full(w: &World, report: &Value) {
     let steps = steps(report);
-    assert_eq!(steps.len(), 37, "{report}");
+    assert_eq!(steps.len(), 65, "{report}");
     for (i, step) in steps.iter().enumerate() {
         assert!(
             step.get("protocolError").is_none(),
@@ -436,6 +497,110 @@ fn check_full(w: &World, report: &Value) {
     );
     assert!(tool_error(&steps[36]).contains("not found in the note"));
 
+    // Settings.
+    assert!(ok(&steps[37])["settings"].is_object());
+    assert_eq!(ok(&steps[38])["value"], "dark");
+    assert!(tool_error(&steps[39]).contains("setting key"), "{}", steps[39]);
+    assert_eq!(ok(&steps[40])["settings"]["theme"], "dark");
+
+    // Canvases.
+    assert_eq!(ok(&steps[41])["path"], "Canvas/Roadmap.canvas");
+    assert!(tool_error(&steps[42]).contains("already exists"), "{}", steps[42]);
+    assert!(tool_error(&steps[43]).contains("missing node"), "{}", steps[43]);
+    assert_eq!(ok(&steps[44])["canvases"], json!(["Roadmap"]));
+    let read = ok(&steps[45]);
+    assert_eq!(read["content"], roadmap(), "the document comes back as written");
+    assert_eq!(read["name"], "Roadmap");
+    assert_eq!(ok(&steps[46])["name"], "Roadmap", "'.canvas' may be given");
+    assert!(tool_error(&steps[47]).contains("'/'"), "{}", steps[47]);
+
+    // Files.
+    assert_eq!(
+        ok(&steps[48]),
+        &json!({"success": true, "path": "attachments/hello.txt",
+                "url": "/api/files/attachments/hello.txt", "size": HELLO.len()})
+    );
+    assert_eq!(ok(&steps[49])["path"], "attachments/hello-2.txt", "never overwrites");
+    assert_eq!(ok(&steps[50])["size"], PIXEL.len());
+    assert!(!tool_error(&steps[51]).is_empty());
+    assert!(tool_error(&steps[52]).contains("not valid base64"), "{}", steps[52]);
+    let files = ok(&steps[53]);
+    let paths: Vec<&str> = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "Canvas/Roadmap.canvas",
+            "attachments/hello-2.txt",
+            "attachments/hello.txt",
+            "attachments/pixel.png"
+        ],
+        "every file that is not a note"
+    );
+    let png = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "pixel.png")
+        .unwrap();
+    assert_eq!(
+        (png["size"].as_u64(), png["mediaType"].as_str()),
+        (Some(PIXEL.len() as u64), Some("image/png"))
+    );
+    let page = ok(&steps[54]);
+    assert_eq!(
+        (
+            page["files"].as_array().unwrap().len(),
+            &page["total"],
+            &page["nextOffset"]
+        ),
+        (2, &json!(3), &json!(2))
+    );
+    let hello = ok(&steps[55]);
+    assert_eq!(
+        hello["path"], "attachments/hello.txt",
+        "a bare name is found in attachments/"
+    );
+    assert_eq!(
+        (
+            &hello["encoding"],
+            hello["content"].as_str().unwrap().as_bytes(),
+            &hello["truncated"]
+        ),
+        (&json!("utf-8"), HELLO, &json!(false))
+    );
+    assert_eq!(hello["mediaType"], "text/plain");
+    let head = ok(&steps[56]);
+    assert_eq!(
+        (
+            &head["encoding"],
+            &head["length"],
+            &head["truncated"],
+            &head["nextOffset"]
+        ),
+        (&json!("base64"), &json!(4), &json!(true), &json!(4))
+    );
+    let tail = ok(&steps[57]);
+    assert_eq!(tail["truncated"], false);
+    let mut bytes = BASE64.decode(head["content"].as_str().unwrap()).unwrap();
+    bytes.extend(BASE64.decode(tail["content"].as_str().unwrap()).unwrap());
+    assert_eq!(bytes, PIXEL, "the two parts make the file");
+    assert!(tool_error(&steps[58]).contains("not found"), "{}", steps[58]);
+    assert!(tool_error(&steps[59]).contains(".md"), "{}", steps[59]);
+    assert!(ok(&steps[60])["trashPath"].is_string());
+    ok(&steps[61]);
+    assert!(tool_error(&steps[62]).contains("not found"), "{}", steps[62]);
+    assert!(tool_error(&steps[63]).contains("maxBytes"), "{}", steps[63]);
+    let meta = ok(&steps[64]);
+    assert_eq!(
+        (&meta["size"], &meta["content"], &meta["truncated"]),
+        (&json!(PIXEL.len()), &json!(""), &json!(true))
+    );
+
     // On disk.
     let dir = vault(w);
     assert_eq!(
@@ -445,6 +610,25 @@ fn check_full(w: &World, report: &Value) {
     assert!(dir.join("Ideas/Rocket.md").is_file() && !dir.join("Idea.md").exists());
     assert!(dir.join("Archive/2026").is_dir());
     assert!(!dir.join("Meetings/Standup.md").exists());
+    assert_eq!(std::fs::read(dir.join("attachments/hello.txt")).unwrap(), HELLO);
+    assert_eq!(std::fs::read(dir.join("attachments/pixel.png")).unwrap(), PIXEL);
+    assert!(!dir.join("attachments/hello-2.txt").exists() && !dir.join("Canvas/Roadmap.canvas").exists());
+    assert!(!dir.join("escape.txt").exists() && !dir.join("attachments/x.bin").exists());
+}
+
+/// What the agent stored is what the REST API and the web app see.
+async fn check_full_through_rest(w: &World) {
+    let (status, settings) = w.s.request("GET", "/api/settings", &w.ann, None).await;
+    assert_eq!((status, &settings["theme"]), (200, &json!("dark")), "{settings}");
+    let response =
+        w.s.client
+            .get(w.s.env.url("/api/files/attachments/pixel.png"))
+            .bearer_auth(&w.rw_key)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), PIXEL);
 }
 
 /// The Python SDK over Streamable HTTP with the initialize handshake: every tool and resource.
@@ -452,6 +636,7 @@ async fn python_client_uses_every_tool(backend: Backend) {
     let mut w = world(backend).await;
     let report = python_http(&w.s, &w.rw_key, "legacy", &full_plan()).await;
     check_full(&w, &report);
+    check_full_through_rest(&w).await;
     assert!(
         report["protocolVersion"].as_str().unwrap().starts_with("20"),
         "{report}"
@@ -466,7 +651,11 @@ async fn python_client_modern_protocol(backend: Backend) {
     let plan = json!([{"op": "list_tools"}, call("read_note", json!({"path": "Idea.md"}))]);
     let report = python_http(&w.s, &w.rw_key, "auto", &plan).await;
     let steps = steps(&report);
-    assert_eq!(steps[0]["tools"].as_array().unwrap().len(), 22, "{report}");
+    assert_eq!(
+        steps[0]["tools"].as_array().unwrap().len(),
+        READ_TOOLS.len() + WRITE_TOOLS.len(),
+        "{report}"
+    );
     assert_eq!(ok(&steps[1])["title"], "Idea");
     w.s.stop().await;
 }
@@ -477,6 +666,7 @@ async fn typescript_client_uses_every_tool(backend: Backend) {
     let mut w = world(backend).await;
     let report = typescript(&w.s, &w.rw_key, &full_plan()).await;
     check_full(&w, &report);
+    check_full_through_rest(&w).await;
     w.s.stop().await;
 }
 both_backends!(typescript_client_uses_every_tool);
@@ -484,11 +674,18 @@ both_backends!(typescript_client_uses_every_tool);
 /// A read-only key lists only read tools; write tools called anyway are tool errors, nothing written.
 async fn read_only_key_reads_and_is_refused_writes(backend: Backend) {
     let mut w = world(backend).await;
+    seed_workspace(&w.s, &w.ann, "light", "Board", "a.txt").await;
     let before = snapshot(&vault(&w));
     let mut plan = vec![
         json!({"op": "list_tools"}),
         call("read_note", json!({"path": "Idea.md"})),
+        call("get_settings", json!({})),
+        call("list_canvases", json!({})),
+        call("read_canvas", json!({"name": "Board"})),
+        call("list_files", json!({})),
+        call("read_file", json!({"path": "a.txt"})),
     ];
+    let reads = plan.len();
     let attempts = [
         call("create_note", json!({"path": "Nope.md", "content": "x"})),
         call("update_note", json!({"path": "Idea.md", "content": "overwritten"})),
@@ -505,7 +702,13 @@ async fn read_only_key_reads_and_is_refused_writes(backend: Backend) {
             json!({"templateName": "Meeting", "notePath": "Nope.md"}),
         ),
         call("restore_version", json!({"path": "Idea.md", "timestamp": 1})),
+        call("set_setting", json!({"key": "theme", "value": "dark"})),
+        call("write_canvas", json!({"name": "Board", "content": {"nodes": []}})),
+        call("delete_canvas", json!({"name": "Board"})),
+        call("upload_file", json!({"name": "b.txt", "contentBase64": "aGk="})),
+        call("delete_file", json!({"path": "attachments/a.txt"})),
     ];
+    assert_eq!(attempts.len(), WRITE_TOOLS.len(), "every write tool is tried");
     plan.extend(attempts.iter().cloned());
     for client in ["python", "typescript"] {
         let report = match client {
@@ -521,7 +724,12 @@ async fn read_only_key_reads_and_is_refused_writes(backend: Backend) {
             .collect();
         assert_eq!(names, READ_TOOLS.iter().copied().collect(), "{client}");
         assert_eq!(ok(&steps[1])["title"], "Idea");
-        for (i, step) in steps[2..].iter().enumerate() {
+        assert_eq!(ok(&steps[2])["settings"]["theme"], "light", "{client}");
+        assert_eq!(ok(&steps[3])["canvases"], json!(["Board"]), "{client}");
+        assert_eq!(ok(&steps[4])["content"]["nodes"][0]["text"], "seeded", "{client}");
+        assert_eq!(ok(&steps[5])["total"], 2, "{client}: the canvas and the upload");
+        assert_eq!(ok(&steps[6])["content"], "seeded file", "{client}");
+        for (i, step) in steps[reads..].iter().enumerate() {
             assert!(
                 step.get("protocolError").is_none(),
                 "{client} {}: {step}",
@@ -531,7 +739,39 @@ async fn read_only_key_reads_and_is_refused_writes(backend: Backend) {
         }
     }
     assert_eq!(snapshot(&vault(&w)), before, "nothing was written");
+    let (_, settings) = w.s.request("GET", "/api/settings", &w.ann, None).await;
+    assert_eq!(settings["theme"], "light", "no setting was changed");
     w.s.stop().await;
+}
+
+/// Through REST, as `who`: a setting `theme`, a canvas with one text card, an uploaded text file.
+async fn seed_workspace(s: &Server, who: &As, theme: &str, canvas: &str, file: &str) {
+    let (status, body) = s
+        .request("PUT", "/api/settings/theme", who, Some(json!({"value": theme})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let card =
+        json!({"nodes": [{"id": "n", "type": "text", "text": "seeded", "x": 0, "y": 0, "width": 10, "height": 10}]});
+    let (status, body) = s
+        .request(
+            "POST",
+            "/api/canvas",
+            who,
+            Some(json!({"name": canvas, "content": card})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let As::Bearer(token) = who else { unreachable!() };
+    let part = reqwest::multipart::Part::bytes(b"seeded file".to_vec()).file_name(file.to_owned());
+    let response = s
+        .client
+        .post(s.env.url("/api/files"))
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 both_backends!(read_only_key_reads_and_is_refused_writes);
 
@@ -583,6 +823,144 @@ async fn another_users_notes_are_unreachable(backend: Backend) {
     w.s.stop().await;
 }
 both_backends!(another_users_notes_are_unreachable);
+
+/// Another user's settings, canvases and files are out of reach too, with either client.
+async fn another_users_settings_canvases_and_files_are_unreachable(backend: Backend) {
+    let mut w = world(backend).await;
+    let (bob_id, bob_token) = w.s.sign_up("bob@example.org", "bob password", None).await;
+    let bob = As::Bearer(bob_token);
+    seed_workspace(&w.s, &bob, "zanzibar-theme", "Secret", "secret.txt").await;
+    let bob_dir = w.s.env.data_dir().join("notes").join(&bob_id);
+    let bob_before = snapshot(&bob_dir);
+    let escape = format!("../{bob_id}/attachments/secret.txt");
+    let plan = json!([
+        call("get_settings", json!({})),
+        call("list_canvases", json!({})),
+        call("read_canvas", json!({"name": "Secret"})),
+        call("read_canvas", json!({"name": format!("../../{bob_id}/Canvas/Secret")})),
+        call("list_files", json!({})),
+        call("read_file", json!({"path": "secret.txt"})),
+        call("read_file", json!({"path": "attachments/secret.txt"})),
+        call("read_file", json!({"path": escape})),
+        call(
+            "write_canvas",
+            json!({"name": format!("../{bob_id}/Canvas/Secret"), "content": {}})
+        ),
+        call("delete_canvas", json!({"name": "Secret"})),
+        call("delete_file", json!({"path": "attachments/secret.txt"})),
+        call("delete_file", json!({"path": escape})),
+        call("upload_file", json!({"name": escape, "contentBase64": "aGk="})),
+        call("set_setting", json!({"key": "theme", "value": "ann's own"})),
+    ]);
+    for client in ["python", "typescript"] {
+        let report = match client {
+            "python" => python_http(&w.s, &w.rw_key, "legacy", &plan).await,
+            _ => typescript(&w.s, &w.rw_key, &plan).await,
+        };
+        let steps = steps(&report);
+        assert!(
+            ok(&steps[0])["settings"].get("theme").is_none_or(|t| t == "ann's own"),
+            "{client}"
+        );
+        assert_eq!(ok(&steps[1])["canvases"], json!([]), "{client}");
+        assert!(tool_error(&steps[2]).contains("not found"), "{client}");
+        assert_eq!(ok(&steps[4])["total"], 0, "{client}");
+        for i in [5, 6] {
+            assert!(tool_error(&steps[i]).contains("not found"), "{client}: {}", steps[i]);
+        }
+        for (i, step) in steps.iter().enumerate().take(13).skip(7).chain([(3, &steps[3])]) {
+            assert!(!tool_error(step).is_empty(), "{client} step {i}");
+        }
+        assert_eq!(ok(&steps[13])["value"], "ann's own");
+        let text = report.to_string();
+        assert!(
+            !text.contains("zanzibar") && !text.contains("seeded"),
+            "{client}: nothing of Bob's leaks: {text}"
+        );
+    }
+    assert_eq!(snapshot(&bob_dir), bob_before, "Bob's vault is untouched");
+    let (_, settings) = w.s.request("GET", "/api/settings", &bob, None).await;
+    assert_eq!(settings["theme"], "zanzibar-theme", "Bob's setting is his");
+    w.s.stop().await;
+}
+both_backends!(another_users_settings_canvases_and_files_are_unreachable);
+
+/// upload_file takes files up to 4 MiB (or MAX_UPLOAD_BYTES when smaller); bigger ones are tool
+/// errors naming the streamed REST upload, and nothing (not even a temporary file) is left.
+async fn uploads_over_mcp_are_bounded(backend: Backend) {
+    let mut env = TestEnv::new(backend).await;
+    env.set_env("REGISTRATION_MODE", "open");
+    env.set_env("SAMPLE_VAULT", "off");
+    env.set_env("MAX_UPLOAD_BYTES", "1000");
+    let mut s = Server::start(env).await;
+    let (ann_id, token) = s.sign_up("ann@example.org", "ann password", None).await;
+    let rw_key = key(&s, &As::Bearer(token), "read-write").await;
+    let plan = json!([
+        call(
+            "upload_file",
+            json!({"name": "small.bin", "contentBase64": BASE64.encode([7u8; 1000])})
+        ),
+        call(
+            "upload_file",
+            json!({"name": "big.bin", "contentBase64": BASE64.encode([7u8; 1001])})
+        ),
+        call("upload_file", json!({"name": "empty.txt", "contentBase64": ""})),
+    ]);
+    for client in ["python", "typescript"] {
+        let report = match client {
+            "python" => python_http(&s, &rw_key, "legacy", &plan).await,
+            _ => typescript(&s, &rw_key, &plan).await,
+        };
+        let steps = steps(&report);
+        assert_eq!(
+            ok(&steps[0])["size"],
+            1000,
+            "{client}: MAX_UPLOAD_BYTES itself is allowed"
+        );
+        let refused = tool_error(&steps[1]);
+        assert!(
+            refused.contains("1000 bytes") && refused.contains("POST /api/files"),
+            "{client}: {refused}"
+        );
+        assert_eq!(ok(&steps[2])["size"], 0, "{client}: an empty file is a file");
+    }
+    let mut names: Vec<String> = std::fs::read_dir(s.env.data_dir().join("notes").join(&ann_id).join("attachments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["empty-2.txt", "empty.txt", "small-2.bin", "small.bin"],
+        "no big.bin, no temporary file"
+    );
+    s.stop().await;
+
+    // With the default MAX_UPLOAD_BYTES (25 MB), MCP's own cap of 4 MiB applies...
+    let mut w = world(backend).await;
+    let over = BASE64.encode(vec![7u8; 4 * 1024 * 1024 + 1]);
+    let plan = json!([call("upload_file", json!({"name": "over.bin", "contentBase64": over}))]);
+    let report = python_http(&w.s, &w.rw_key, "legacy", &plan).await;
+    let refused = tool_error(&steps(&report)[0]);
+    assert!(refused.contains("4194304 bytes"), "{refused}");
+    // ...and a request body beyond 6 MiB is refused by the SDK while it is read.
+    let huge = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "upload_file",
+        "arguments": {"name": "huge.bin", "contentBase64": BASE64.encode(vec![7u8; 5 * 1024 * 1024])}}});
+    let response =
+        w.s.client
+            .post(w.s.env.url("/api/mcp"))
+            .bearer_auth(&w.rw_key)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&huge)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(!vault(&w).join("attachments").exists(), "nothing was stored");
+    w.s.stop().await;
+}
+both_backends!(uploads_over_mcp_are_bounded);
 
 /// edit_note never overwrites a concurrent human edit: a stale etag is a tool error naming the
 /// current one, and the human's text stays.
@@ -721,7 +1099,10 @@ async fn stdio_bridge_serves_the_python_client(backend: Backend) {
     let report = python_stdio(&w.s, &w.rw_key, &plan).await;
     let steps = steps(&report);
     assert_eq!(report["serverInfo"]["name"], "kryton", "{report}");
-    assert_eq!(steps[0]["tools"].as_array().unwrap().len(), 22);
+    assert_eq!(
+        steps[0]["tools"].as_array().unwrap().len(),
+        READ_TOOLS.len() + WRITE_TOOLS.len()
+    );
     assert_eq!(ok(&steps[1])["results"][0]["path"], "Idea.md");
     ok(&steps[2]);
     assert!(tool_error(&steps[3]).contains("not found"));

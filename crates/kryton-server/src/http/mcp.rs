@@ -31,9 +31,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The SDK's settings: stateless, JSON answers when nothing streams, Host left to the Origin
-/// check below (deployments have any host name).
+/// check below (deployments have any host name), and a body limit that fits `upload_file`'s
+/// largest base64 file (the SDK refuses bigger bodies with 413 while reading them).
 fn sdk_config() -> StreamableHttpServerConfig {
     StreamableHttpServerConfig::default()
+        .with_max_request_body_bytes(crate::mcp::REQUEST_BODY_BYTES)
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(None)

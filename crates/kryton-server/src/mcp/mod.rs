@@ -3,10 +3,14 @@
 //! user (the endpoint is stateless), so every tool acts as that user and no other.
 //!
 //! Scopes: read tools carry `readOnlyHint: true`; a read-only key sees only those in `tools/list`,
-//! and a write tool called anyway is refused as a tool error before it runs.
+//! and a write tool called anyway is refused as a tool error before it runs. That holds for the
+//! notes' tools (`tools.rs`) and for those of settings, canvases and files (`workspace.rs`) alike.
 
 pub mod bridge;
 mod tools;
+mod workspace;
+
+pub use workspace::REQUEST_BODY_BYTES;
 
 use std::sync::{Arc, OnceLock};
 
@@ -39,13 +43,15 @@ const RESOURCE_PAGE: usize = 500;
 pub struct KrytonMcp {
     state: AppState,
     me: Arc<Principal>,
-    tool_router: ToolRouter<KrytonMcp>,
+    /// Shared by every request: cloning it (32 tools with their schemas) per request was waste.
+    tool_router: &'static ToolRouter<KrytonMcp>,
 }
 
-/// The tool table is the same for every request; building it (schemas included) once.
+/// The tool table is the same for every request; building it (schemas included) once. Notes'
+/// tools, then those of settings, canvases and files.
 fn tool_table() -> &'static ToolRouter<KrytonMcp> {
     static TABLE: OnceLock<ToolRouter<KrytonMcp>> = OnceLock::new();
-    TABLE.get_or_init(KrytonMcp::tool_router)
+    TABLE.get_or_init(|| KrytonMcp::tool_router() + KrytonMcp::workspace_router())
 }
 
 /// A tool may change the vault unless it is annotated read-only.
@@ -58,7 +64,7 @@ impl KrytonMcp {
         KrytonMcp {
             state,
             me,
-            tool_router: tool_table().clone(),
+            tool_router: tool_table(),
         }
     }
 
@@ -179,7 +185,7 @@ impl ServerHandler for KrytonMcp {
             && is_write_tool(tool)
         {
             return Ok(text_error(format!(
-                "{} changes notes and this API key is read-only; use a read-write key",
+                "{} changes the knowledge base and this API key is read-only; use a read-write key",
                 request.name
             )));
         }

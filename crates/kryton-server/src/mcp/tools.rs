@@ -414,7 +414,13 @@ impl KrytonMcp {
         let note = write::read(&self.state.config, self.user_id(), &path)
             .await
             .map_err(fail)?;
-        let parsed = markdown::parse(&note.content, note.path.stem());
+        // Parsing a long note is CPU work: off the async workers, as the REST read does it.
+        let (note, parsed) = tokio::task::spawn_blocking(move || {
+            let parsed = markdown::parse(&note.content, note.path.stem());
+            (note, parsed)
+        })
+        .await
+        .map_err(|e| fail(AppError::Internal(e.into())))?;
         let total_chars = note.content.chars().count();
         let offset = args.offset.unwrap_or(0);
         if offset > total_chars {
