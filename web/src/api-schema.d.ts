@@ -938,10 +938,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The shares the caller made, with each recipient's name and email. */
+        get: operations["sharing_my_shares"];
+        put?: never;
+        /**
+         * Shares a note or a folder of the caller's vault with another user. 400: with yourself, with a
+         *     disabled account, a bad path or permission; 404: no such user, or nothing at that path; 409:
+         *     already shared with that user (change the permission with `PUT /api/shares/{id}`).
+         */
+        post: operations["sharing_create_share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/with-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What other users share with the caller (owners whose accounts are disabled are left out), each
+         *     with the notes it covers now.
+         */
+        get: operations["sharing_shared_with_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Changes a share's permission (in force on the recipient's next request). */
+        put: operations["sharing_update_share"];
+        post?: never;
+        /** Revokes a share: the recipient's next request is refused. */
+        delete: operations["sharing_revoke_share"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The pending requests the caller has to answer, with each requester's name and email. */
+        get: operations["sharing_requests_to_me"];
+        put?: never;
+        /**
+         * Asks another user for access to one of their notes. 201 for a new request; 200 with the
+         *     existing one (a denied request is opened again). Whether the note exists is not checked, so a
+         *     request tells the requester nothing about the owner's vault.
+         */
+        post: operations["sharing_request_access"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The requests the caller made, whatever their status. */
+        get: operations["sharing_my_requests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Approves (creating a share of the note, or changing the permission of the existing one) or
+         *     denies a request made to the caller. Someone else's request answers 404 like a missing one.
+         */
+        put: operations["sharing_answer_request"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finds the one active user with exactly this email, to share with them. Never a list, never a
+         *     prefix search; rate-limited per caller (`USER_SEARCH_RATE_LIMIT_MAX` per `RATE_LIMIT_WINDOW`).
+         */
+        get: operations["sharing_find_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notes/shared/{ownerUserId}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reads a note another user shared with the caller (`read` or `readwrite`), with its `ETag`.
+         *     403 when no share covers the path (whether or not the note exists); 404 when a share covers it
+         *     and there is no such note.
+         */
+        get: operations["sharing_read_shared"];
+        /**
+         * Writes a note shared with the caller `readwrite`, into the owner's vault and history, under the
+         *     owner's vault lock, with the rules of `PUT /api/notes/{path}`: with `If-Match`, only if the
+         *     note is still that version (412 otherwise); without it, a missing note inside a shared folder
+         *     is created. 403 for a `read` share or no share.
+         */
+        put: operations["sharing_write_shared"];
+        post?: never;
+        /**
+         * Notes shared with the caller cannot be deleted through the share (403: ask the owner). For
+         *     symmetry with the two routes above, a path whose first segment is not a user id is the caller's
+         *     own note under a folder called `shared`, deleted like `DELETE /api/notes/{path}`.
+         */
+        delete: operations["sharing_delete_shared"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A request for access to a note: the original's fields, plus the requester's name and email
+         *     in the owner's list.
+         */
+        AccessRequest: {
+            id: string;
+            requesterUserId: string;
+            ownerUserId: string;
+            notePath: string;
+            /** @description `pending`, `approved` or `denied`. */
+            status: string;
+            createdAt: string;
+            updatedAt: string;
+            requesterName?: string | null;
+            requesterEmail?: string | null;
+            requester?: null | components["schemas"]["UserFound"];
+        };
         Alive: {
             /** @description `ok`. */
             status: string;
@@ -1082,6 +1270,11 @@ export interface components {
             title: string;
             /** @description No link in or out. */
             orphan: boolean;
+            /** @description Present (true) on a note another user shares with the caller (the original's `shared`). */
+            shared?: boolean | null;
+            isShared?: boolean | null;
+            /** @description The owner of a shared note; its `id` is `<ownerUserId>:<path without .md>`. */
+            ownerUserId?: string | null;
         };
         /** @description The original's health answer: alive, and which release. */
         Health: {
@@ -1110,6 +1303,10 @@ export interface components {
         };
         Move: {
             newPath: string;
+        };
+        NewAccessRequest: {
+            ownerUserId: string;
+            notePath: string;
         };
         /** @description `POST /api/canvas`'s body. */
         NewCanvas: {
@@ -1142,6 +1339,14 @@ export interface components {
         NewSession: {
             token: string;
             expiresAt: string;
+        };
+        NewShare: {
+            /** @description The note or folder to share, in the caller's vault. */
+            path: string;
+            /** @description True for a folder: every note below it, including notes created later. */
+            isFolder?: boolean;
+            sharedWithUserId: string;
+            permission: string;
         };
         /** @description A note as read: the original's fields plus our `etag`, `size`, `tags` and `links`. */
         NoteBody: {
@@ -1178,6 +1383,11 @@ export interface components {
             password?: string | null;
             newPassword?: string | null;
         };
+        /**
+         * @description What a share lets its recipient do.
+         * @enum {string}
+         */
+        Permission: "read" | "readwrite";
         Registration: {
             /** @description `open`, `invite-only` or `closed`. */
             mode: string;
@@ -1197,6 +1407,15 @@ export interface components {
             linksLeft: string[];
             /** @description How many notes moved (folder renames). */
             moved?: number | null;
+        };
+        RequestAnswer: {
+            /** @description `approve` or `deny`. */
+            action: string;
+            /** @description `read` or `readwrite`; required to approve. */
+            permission?: string | null;
+        };
+        Revoked: {
+            message: string;
         };
         /** @description One rewritten note, as the rename routes answer it. */
         Rewritten: {
@@ -1219,6 +1438,13 @@ export interface components {
              * @description Higher is better.
              */
             score: number;
+            /**
+             * @description Present (true) on a note another user shares with the caller; read it with
+             *     `GET /api/notes/shared/{ownerUserId}/{path}`.
+             */
+            isShared?: boolean | null;
+            /** @description The owner of a shared note. */
+            ownerUserId?: string | null;
         };
         /** @description Better Auth's session object. For an API key: the key's id, `kind: "api-key"` and no token. */
         SessionInfo: {
@@ -1246,6 +1472,49 @@ export interface components {
             key: string;
             value: string;
             message: string;
+        };
+        /** @description A share as its owner sees it: the original's fields, plus the recipient's name and email. */
+        Share: {
+            id: string;
+            ownerUserId: string;
+            /** @description A note (`Projects/Plan.md`) or a folder (`Projects`). */
+            path: string;
+            isFolder: boolean;
+            sharedWithUserId: string;
+            permission: components["schemas"]["Permission"];
+            createdAt: string;
+            updatedAt: string;
+            sharedWithName?: string | null;
+            sharedWithEmail?: string | null;
+        };
+        ShareChange: {
+            permission: string;
+        };
+        /**
+         * @description A note read through a share: the fields of `GET /api/notes/{path}`, plus whose it is and what
+         *     the caller may do with it.
+         */
+        SharedNote: components["schemas"]["NoteBody"] & {
+            ownerUserId: string;
+            permission: components["schemas"]["Permission"];
+            isShared: boolean;
+        };
+        SharedNoteRef: {
+            path: string;
+            title: string;
+        };
+        /** @description A note or folder shared with the caller: what the web app's "Shared with me" section lists. */
+        SharedWithMe: {
+            id: string;
+            ownerUserId: string;
+            ownerName: string;
+            ownerEmail: string;
+            path: string;
+            isFolder: boolean;
+            permission: components["schemas"]["Permission"];
+            createdAt: string;
+            /** @description The notes the share covers now (one for a note share, every note below a folder share). */
+            notes: components["schemas"]["SharedNoteRef"][];
         };
         SignIn: {
             email: string;
@@ -1363,6 +1632,12 @@ export interface components {
             success: boolean;
             /** @description Where the vault was moved (`NOTES_DIR/.deleted/...`), when there was one. */
             vaultMovedTo?: string | null;
+        };
+        /** @description One user, as a lookup by email shows them. */
+        UserFound: {
+            id: string;
+            name: string;
+            email: string;
         };
         Version: {
             /**
@@ -3631,6 +3906,478 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_my_shares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"][];
+                };
+            };
+        };
+    };
+    sharing_create_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewShare"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_shared_with_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedWithMe"][];
+                };
+            };
+        };
+    };
+    sharing_update_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_revoke_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_requests_to_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"][];
+                };
+            };
+        };
+    };
+    sharing_request_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewAccessRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_my_requests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"][];
+                };
+            };
+        };
+    };
+    sharing_answer_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestAnswer"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_find_user: {
+        parameters: {
+            query?: {
+                /** @description The exact email address (case does not matter). */
+                email?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserFound"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_read_shared: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's user id */
+                ownerUserId: string;
+                /** @description The note's path in the owner's vault (slashes allowed) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedNote"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_write_shared: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag this change is based on */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description The owner's user id */
+                ownerUserId: string;
+                /** @description The note's path in the owner's vault (slashes allowed) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteContent"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteWritten"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_delete_shared: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's user id */
+                ownerUserId: string;
+                /** @description The note's path (slashes allowed) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
