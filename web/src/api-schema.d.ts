@@ -142,169 +142,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/auth/list-sessions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** My live sessions, the most recently used first. */
-        get: operations["account_list_sessions"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/revoke-session": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Ends one of my sessions (this one included: that is a sign-out). */
-        post: operations["account_revoke_session"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/revoke-other-sessions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Ends every session of mine except the one making this request. */
-        post: operations["account_revoke_other_sessions"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/two-factor/enable": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Starts enrolment: checks the password, makes a new secret and ten backup codes. The second
-         *     factor is on only after `verify-totp` with a code from the authenticator.
-         */
-        post: operations["account_enable"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/two-factor/verify-totp": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * A TOTP code, for one of two things: with a pending sign-in (token or cookie), completes it and
-         *     answers like sign-in; signed in with a session, confirms enrolment and turns the second factor
-         *     on. A code is accepted once.
-         */
-        post: operations["account_verify_totp"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/two-factor/verify-backup-code": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** A backup code instead of a TOTP code, to complete a pending sign-in. Each code works once. */
-        post: operations["account_verify_backup_code"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/two-factor/disable": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Turns the second factor off: the password and a code (TOTP or backup) are both required. */
-        post: operations["account_disable"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/auth/two-factor/generate-backup-codes": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Replaces my backup codes (the password is required); the second factor must be on. */
-        post: operations["account_generate_backup_codes"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/admin/users/{id}/reset-two-factor": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * An admin removes a user's second factor (a lost phone and lost backup codes): the user then
-         *     signs in with the password alone and may enrol again.
-         */
-        post: operations["admin_admin_reset"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/notes": {
         parameters: {
             query?: never;
@@ -1101,10 +938,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The shares the caller made, with each recipient's name and email. */
+        get: operations["sharing_my_shares"];
+        put?: never;
+        /**
+         * Shares a note or a folder of the caller's vault with another user. 400: with yourself, with a
+         *     disabled account, a bad path or permission; 404: no such user, or nothing at that path; 409:
+         *     already shared with that user (change the permission with `PUT /api/shares/{id}`).
+         */
+        post: operations["sharing_create_share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/with-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What other users share with the caller (owners whose accounts are disabled are left out), each
+         *     with the notes it covers now.
+         */
+        get: operations["sharing_shared_with_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Changes a share's permission (in force on the recipient's next request). */
+        put: operations["sharing_update_share"];
+        post?: never;
+        /** Revokes a share: the recipient's next request is refused. */
+        delete: operations["sharing_revoke_share"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The pending requests the caller has to answer, with each requester's name and email. */
+        get: operations["sharing_requests_to_me"];
+        put?: never;
+        /**
+         * Asks another user for access to one of their notes. 201 for a new request; 200 with the
+         *     existing one (a denied request is opened again). Whether the note exists is not checked, so a
+         *     request tells the requester nothing about the owner's vault.
+         */
+        post: operations["sharing_request_access"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The requests the caller made, whatever their status. */
+        get: operations["sharing_my_requests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/access-requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Approves (creating a share of the note, or changing the permission of the existing one) or
+         *     denies a request made to the caller. Someone else's request answers 404 like a missing one.
+         */
+        put: operations["sharing_answer_request"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finds the one active user with exactly this email, to share with them. Never a list, never a
+         *     prefix search; rate-limited per caller (`USER_SEARCH_RATE_LIMIT_MAX` per `RATE_LIMIT_WINDOW`).
+         */
+        get: operations["sharing_find_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notes/shared/{ownerUserId}/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reads a note another user shared with the caller (`read` or `readwrite`), with its `ETag`.
+         *     403 when no share covers the path (whether or not the note exists); 404 when a share covers it
+         *     and there is no such note.
+         */
+        get: operations["sharing_read_shared"];
+        /**
+         * Writes a note shared with the caller `readwrite`, into the owner's vault and history, under the
+         *     owner's vault lock, with the rules of `PUT /api/notes/{path}`: with `If-Match`, only if the
+         *     note is still that version (412 otherwise); without it, a missing note inside a shared folder
+         *     is created. 403 for a `read` share or no share.
+         */
+        put: operations["sharing_write_shared"];
+        post?: never;
+        /**
+         * Notes shared with the caller cannot be deleted through the share (403: ask the owner). For
+         *     symmetry with the two routes above, a path whose first segment is not a user id is the caller's
+         *     own note under a folder called `shared`, deleted like `DELETE /api/notes/{path}`.
+         */
+        delete: operations["sharing_delete_shared"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description A request for access to a note: the original's fields, plus the requester's name and email
+         *     in the owner's list.
+         */
+        AccessRequest: {
+            id: string;
+            requesterUserId: string;
+            ownerUserId: string;
+            notePath: string;
+            /** @description `pending`, `approved` or `denied`. */
+            status: string;
+            createdAt: string;
+            updatedAt: string;
+            requesterName?: string | null;
+            requesterEmail?: string | null;
+            requester?: null | components["schemas"]["UserFound"];
+        };
         Alive: {
             /** @description `ok`. */
             status: string;
@@ -1137,11 +1162,6 @@ export interface components {
             alias?: string | null;
             heading?: string | null;
             embed: boolean;
-        };
-        BackupCodes: {
-            status: boolean;
-            /** @description Ten new single-use codes; the old ones stop working. Shown only now. */
-            backupCodes: string[];
         };
         /** @description A link whose target is no note. */
         BrokenLink: {
@@ -1176,15 +1196,6 @@ export interface components {
              */
             revokeOtherSessions?: boolean | null;
         };
-        CodeAnswer: {
-            /** @description A six-digit TOTP code, or a backup code for `verify-backup-code`. */
-            code: string;
-            /**
-             * @description The pending sign-in's token from the sign-in answer; the `kryton.two_factor` cookie does
-             *     the same for browsers.
-             */
-            twoFactorToken?: string | null;
-        };
         /** @description A new key: the listed fields plus `key`, the secret, shown this once only. */
         CreatedKey: components["schemas"]["ApiKey"] & {
             /** @description `kryton_` + 64 hex characters; send it as `Authorization: Bearer <key>`. */
@@ -1217,11 +1228,6 @@ export interface components {
             trashPath: string;
             /** @description Notes that went with a folder. */
             notes?: number | null;
-        };
-        DisableTwoFactor: {
-            password: string;
-            /** @description A current TOTP code or an unused backup code. */
-            code: string;
         };
         /**
          * @description Whether an entry is a note file or a folder.
@@ -1264,6 +1270,11 @@ export interface components {
             title: string;
             /** @description No link in or out. */
             orphan: boolean;
+            /** @description Present (true) on a note another user shares with the caller (the original's `shared`). */
+            shared?: boolean | null;
+            isShared?: boolean | null;
+            /** @description The owner of a shared note; its `id` is `<ownerUserId>:<path without .md>`. */
+            ownerUserId?: string | null;
         };
         /** @description The original's health answer: alive, and which release. */
         Health: {
@@ -1292,6 +1303,10 @@ export interface components {
         };
         Move: {
             newPath: string;
+        };
+        NewAccessRequest: {
+            ownerUserId: string;
+            notePath: string;
         };
         /** @description `POST /api/canvas`'s body. */
         NewCanvas: {
@@ -1325,6 +1340,14 @@ export interface components {
             token: string;
             expiresAt: string;
         };
+        NewShare: {
+            /** @description The note or folder to share, in the caller's vault. */
+            path: string;
+            /** @description True for a folder: every note below it, including notes created later. */
+            isFolder?: boolean;
+            sharedWithUserId: string;
+            permission: string;
+        };
         /** @description A note as read: the original's fields plus our `etag`, `size`, `tags` and `links`. */
         NoteBody: {
             path: string;
@@ -1355,14 +1378,16 @@ export interface components {
             token?: string | null;
             user: components["schemas"]["User"];
         };
-        PasswordOnly: {
-            password: string;
-        };
         /** @description `password` (ours) or `newPassword` (the original's). */
         PasswordReset: {
             password?: string | null;
             newPassword?: string | null;
         };
+        /**
+         * @description What a share lets its recipient do.
+         * @enum {string}
+         */
+        Permission: "read" | "readwrite";
         Registration: {
             /** @description `open`, `invite-only` or `closed`. */
             mode: string;
@@ -1383,17 +1408,14 @@ export interface components {
             /** @description How many notes moved (folder renames). */
             moved?: number | null;
         };
-        RevokeSession: {
-            /** @description The `id` from the session list. */
-            id: string;
+        RequestAnswer: {
+            /** @description `approve` or `deny`. */
+            action: string;
+            /** @description `read` or `readwrite`; required to approve. */
+            permission?: string | null;
         };
         Revoked: {
-            success: boolean;
-            /**
-             * Format: int64
-             * @description How many sessions ended.
-             */
-            revoked: number;
+            message: string;
         };
         /** @description One rewritten note, as the rename routes answer it. */
         Rewritten: {
@@ -1416,20 +1438,13 @@ export interface components {
              * @description Higher is better.
              */
             score: number;
-        };
-        /** @description One of my sessions, as the security page lists it. Tokens are never shown (only their hash is kept). */
-        SessionEntry: {
-            id: string;
-            /** @description The `User-Agent` the session signed in with. */
-            userAgent?: string | null;
-            /** @description The client address at sign-in. */
-            ipAddress?: string | null;
-            createdAt: string;
-            /** @description The last request made with it (recorded at most once a minute). */
-            lastSeenAt: string;
-            expiresAt: string;
-            /** @description The session this request was made with. */
-            current: boolean;
+            /**
+             * @description Present (true) on a note another user shares with the caller; read it with
+             *     `GET /api/notes/shared/{ownerUserId}/{path}`.
+             */
+            isShared?: boolean | null;
+            /** @description The owner of a shared note. */
+            ownerUserId?: string | null;
         };
         /** @description Better Auth's session object. For an API key: the key's id, `kind: "api-key"` and no token. */
         SessionInfo: {
@@ -1440,9 +1455,9 @@ export interface components {
             expiresAt?: string | null;
             createdAt?: string | null;
             updatedAt?: string | null;
-            /** @description Always null here: `/api/auth/list-sessions` shows where each session signed in. */
+            /** @description Not recorded: always null. */
             ipAddress?: string | null;
-            /** @description Always null here: `/api/auth/list-sessions` shows it. */
+            /** @description Not recorded: always null. */
             userAgent?: string | null;
             /** @description `session` or `api-key`. */
             kind: string;
@@ -1458,15 +1473,53 @@ export interface components {
             value: string;
             message: string;
         };
+        /** @description A share as its owner sees it: the original's fields, plus the recipient's name and email. */
+        Share: {
+            id: string;
+            ownerUserId: string;
+            /** @description A note (`Projects/Plan.md`) or a folder (`Projects`). */
+            path: string;
+            isFolder: boolean;
+            sharedWithUserId: string;
+            permission: components["schemas"]["Permission"];
+            createdAt: string;
+            updatedAt: string;
+            sharedWithName?: string | null;
+            sharedWithEmail?: string | null;
+        };
+        ShareChange: {
+            permission: string;
+        };
+        /**
+         * @description A note read through a share: the fields of `GET /api/notes/{path}`, plus whose it is and what
+         *     the caller may do with it.
+         */
+        SharedNote: components["schemas"]["NoteBody"] & {
+            ownerUserId: string;
+            permission: components["schemas"]["Permission"];
+            isShared: boolean;
+        };
+        SharedNoteRef: {
+            path: string;
+            title: string;
+        };
+        /** @description A note or folder shared with the caller: what the web app's "Shared with me" section lists. */
+        SharedWithMe: {
+            id: string;
+            ownerUserId: string;
+            ownerName: string;
+            ownerEmail: string;
+            path: string;
+            isFolder: boolean;
+            permission: components["schemas"]["Permission"];
+            createdAt: string;
+            /** @description The notes the share covers now (one for a note share, every note below a folder share). */
+            notes: components["schemas"]["SharedNoteRef"][];
+        };
         SignIn: {
             email: string;
             password: string;
         };
-        /**
-         * @description What sign-in answers: a session, or the request for a second factor. Only the OpenAPI
-         *     document uses this type (the handler writes each shape itself, with its own cookie).
-         */
-        SignInAnswer: components["schemas"]["SignedIn"] | components["schemas"]["TwoFactorRequired"];
         SignUp: {
             email: string;
             /** @description 8 to 72 characters. */
@@ -1539,24 +1592,6 @@ export interface components {
             type: components["schemas"]["EntryKind"];
             children?: components["schemas"]["TreeNode"][] | null;
         };
-        /**
-         * @description The answer of a sign-in whose account has a second factor: Better Auth's `twoFactorRedirect`,
-         *     and the pending sign-in's token (also set as the `kryton.two_factor` cookie), valid five
-         *     minutes, to send with the code to `/api/auth/two-factor/verify-totp` or `verify-backup-code`.
-         */
-        TwoFactorRequired: {
-            twoFactorRedirect: boolean;
-            twoFactorToken: string;
-        };
-        /** @description What enabling shows once: the secret as a URI and a QR code, and the backup codes. */
-        TwoFactorSetup: {
-            /** @description `otpauth://totp/...`, for authenticator apps (holds the secret: shown only here). */
-            totpURI: string;
-            /** @description The same URI as a QR code, an SVG document. */
-            qrCodeSvg: string;
-            /** @description Ten single-use codes for when the authenticator is lost. Shown only now. */
-            backupCodes: string[];
-        };
         /** @description The multipart form of an upload. */
         Upload: {
             /**
@@ -1583,7 +1618,7 @@ export interface components {
             emailVerified: boolean;
             /** @description Always null: no avatars. */
             image?: string | null;
-            /** @description Whether sign-in asks for a TOTP code after the password. */
+            /** @description Always false: no second factor yet. */
             twoFactorEnabled: boolean;
             createdAt: string;
             updatedAt: string;
@@ -1597,6 +1632,12 @@ export interface components {
             success: boolean;
             /** @description Where the vault was moved (`NOTES_DIR/.deleted/...`), when there was one. */
             vaultMovedTo?: string | null;
+        };
+        /** @description One user, as a lookup by email shows them. */
+        UserFound: {
+            id: string;
+            name: string;
+            email: string;
         };
         Version: {
             /**
@@ -1753,14 +1794,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in, or (`twoFactorRedirect`) a TOTP code is needed next */
             200: {
                 headers: {
                     "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SignInAnswer"];
+                    "application/json": components["schemas"]["SignedIn"];
                 };
             };
             /** @description `INVALID_EMAIL_OR_PASSWORD` */
@@ -1911,407 +1951,6 @@ export interface operations {
                 };
             };
             429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_list_sessions: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SessionEntry"][];
-                };
-            };
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description An API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_revoke_session: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["RevokeSession"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Success"];
-                };
-            };
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description No such session of mine */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_revoke_other_sessions: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Revoked"];
-                };
-            };
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_enable: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PasswordOnly"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["TwoFactorSetup"];
-                };
-            };
-            /** @description Wrong password */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Already enabled */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_verify_totp: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CodeAnswer"];
-            };
-        };
-        responses: {
-            /** @description Signed in (`SignedIn`), or enrolment confirmed (`Success`) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SignedIn"];
-                };
-            };
-            /** @description Wrong or reused code, or no pending sign-in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_verify_backup_code: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CodeAnswer"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SignedIn"];
-                };
-            };
-            /** @description Wrong or used code, or no pending sign-in */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_disable: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["DisableTwoFactor"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Success"];
-                };
-            };
-            /** @description Wrong password, or not enabled */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description Wrong code */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    account_generate_backup_codes: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PasswordOnly"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BackupCodes"];
-                };
-            };
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    admin_admin_reset: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The user's id */
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Success"];
-                };
-            };
-            /** @description Not an admin, or an API key */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            /** @description No such user */
-            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4267,6 +3906,478 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_my_shares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"][];
+                };
+            };
+        };
+    };
+    sharing_create_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewShare"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_shared_with_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedWithMe"][];
+                };
+            };
+        };
+    };
+    sharing_update_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Share"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_revoke_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_requests_to_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"][];
+                };
+            };
+        };
+    };
+    sharing_request_access: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewAccessRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_my_requests: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"][];
+                };
+            };
+        };
+    };
+    sharing_answer_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestAnswer"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccessRequest"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_find_user: {
+        parameters: {
+            query?: {
+                /** @description The exact email address (case does not matter). */
+                email?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserFound"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_read_shared: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's user id */
+                ownerUserId: string;
+                /** @description The note's path in the owner's vault (slashes allowed) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedNote"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_write_shared: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag this change is based on */
+                "If-Match"?: string | null;
+            };
+            path: {
+                /** @description The owner's user id */
+                ownerUserId: string;
+                /** @description The note's path in the owner's vault (slashes allowed) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoteContent"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoteWritten"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sharing_delete_shared: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The owner's user id */
+                ownerUserId: string;
+                /** @description The note's path (slashes allowed) */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deleted"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
