@@ -1155,6 +1155,7 @@ export interface components {
             /** @description No account exists yet: the next sign-up creates the admin. */
             firstUser: boolean;
         };
+        /** @description A note linking to another. */
         Backlink: {
             /** @description The note that links here. */
             path: string;
@@ -1426,12 +1427,14 @@ export interface components {
         Role: "admin" | "user";
         /** @enum {string} */
         Scope: "read-only" | "read-write";
+        /** @description One search result with a highlighted snippet. */
         SearchHit: {
             path: string;
             title: string;
             /** @description Text around the first match, matches wrapped in `<mark>`. */
             snippet: string;
             tags: string[];
+            /** @description ISO 8601, UTC. */
             modifiedAt: string;
             /**
              * Format: double
@@ -1538,6 +1541,7 @@ export interface components {
         Success: {
             success: boolean;
         };
+        /** @description A tag and how many notes carry it. */
         TagCount: {
             tag: string;
             /** Format: int64 */
@@ -2306,6 +2310,8 @@ export interface operations {
                 q?: string | null;
                 /** @description 1 to 1000; default 1000 (every match, in practice). */
                 limit?: string | null;
+                /** @description Matches to skip, for the next page; default 0. */
+                offset?: string | null;
             };
             header?: never;
             path?: never;

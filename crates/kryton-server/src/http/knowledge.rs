@@ -1,10 +1,10 @@
 //! What the index knows across notes: search, backlinks, the graph, tags.
 
-use std::collections::{BTreeMap, HashSet};
-
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -12,10 +12,10 @@ use super::AppState;
 use super::notes::note_path;
 use crate::auth::CurrentUser;
 use crate::error::{AppError, ErrorBody};
-use crate::markdown::{self, LinkResolver};
-use crate::notes;
+use crate::notes::query::{self, Backlink, SearchHit, TagCount};
+use crate::notes::sharing;
 use crate::store::iso;
-use crate::store::notes::{self as index, SearchQuery};
+use crate::store::notes::SearchQuery;
 
 #[derive(OpenApi)]
 #[openapi(paths(search, backlinks, graph, tags, notes_with_tag))]
@@ -39,26 +39,8 @@ pub struct SearchParams {
     q: Option<String>,
     /// 1 to 1000; default 1000 (every match, in practice).
     limit: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct SearchHit {
-    pub path: String,
-    pub title: String,
-    /// Text around the first match, matches wrapped in `<mark>`.
-    pub snippet: String,
-    pub tags: Vec<String>,
-    pub modified_at: String,
-    /// Higher is better.
-    pub score: f64,
-    /// Present (true) on a note another user shares with the caller; read it with
-    /// `GET /api/notes/shared/{ownerUserId}/{path}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub is_shared: Option<bool>,
-    /// The owner of a shared note.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner_user_id: Option<String>,
+    /// Matches to skip, for the next page; default 0.
+    offset: Option<String>,
 }
 
 /// Ranked matches over title, tags and content, each with a highlighted snippet. Any query
@@ -78,6 +60,14 @@ async fn search(
             .filter(|n| (1..=SEARCH_MAX).contains(n))
             .ok_or_else(|| AppError::Validation(format!("limit must be a number from 1 to {SEARCH_MAX}")))?,
     };
+    let offset = match params.offset.as_deref() {
+        None => 0,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| AppError::Validation("offset must be a number from 0".to_owned()))?,
+    };
     let raw = params.q.unwrap_or_default();
     if raw.trim().is_empty() {
         return Err(AppError::Validation("q is required".to_owned()));
@@ -85,52 +75,24 @@ async fn search(
     if raw.chars().count() > 500 {
         return Err(AppError::Validation("q must be at most 500 characters".to_owned()));
     }
-    let query = SearchQuery::parse(&raw);
-    let words = query.words();
-    let rows = index::search(&state.db, &me.user.id, &query, limit).await?;
-    let mut results: Vec<SearchHit> = rows
-        .into_iter()
-        .map(|r| SearchHit {
-            snippet: markdown::snippet(&r.body, &words),
-            tags: r.tags.split_whitespace().map(str::to_owned).collect(),
-            modified_at: iso(r.mtime_ms),
-            path: r.path,
-            title: r.title,
-            score: r.rank,
-            is_shared: None,
-            owner_user_id: None,
-        })
-        .collect();
-    // Then matches in notes shared with the caller, as the original lists them: after one's own.
+    let mut results = query::search_page(&state.db, &me.user.id, &raw, limit, offset).await?;
+    // Then matches in notes shared with the caller, as the original lists them: after one's own,
+    // on the page where one's own run out.
     let room = limit - results.len() as i64;
     if room > 0 {
-        results.extend(
-            notes::sharing::search(&state.db, &me.user.id, &query, room)
-                .await?
-                .into_iter()
-                .map(|hit| SearchHit {
-                    path: hit.path,
-                    title: hit.title,
-                    snippet: hit.snippet,
-                    tags: hit.tags,
-                    modified_at: iso(hit.mtime_ms),
-                    score: hit.score,
-                    is_shared: Some(true),
-                    owner_user_id: Some(hit.owner_user_id),
-                }),
-        );
+        let shared = sharing::search(&state.db, &me.user.id, &SearchQuery::parse(&raw), room).await?;
+        results.extend(shared.into_iter().map(|hit| SearchHit {
+            path: hit.path,
+            title: hit.title,
+            snippet: hit.snippet,
+            tags: hit.tags,
+            modified_at: iso(hit.mtime_ms),
+            score: hit.score,
+            is_shared: Some(true),
+            owner_user_id: Some(hit.owner_user_id),
+        }));
     }
     Ok(Json(results))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Backlink {
-    /// The note that links here.
-    pub path: String,
-    pub title: String,
-    pub alias: Option<String>,
-    pub heading: Option<String>,
-    pub embed: bool,
 }
 
 /// Notes linking to this one (resolved like Obsidian: by path, then by unique file name), one
@@ -144,25 +106,7 @@ async fn backlinks(
     Path(raw): Path<String>,
 ) -> Result<Json<Vec<Backlink>>, AppError> {
     let target = note_path(&raw)?;
-    let titles = index::titles(&state.db, &me.user.id).await?;
-    let paths: Vec<String> = titles.iter().map(|(p, _)| p.clone()).collect();
-    let titles: BTreeMap<&str, &str> = titles.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let results = notes::links_to(&state.db, &me.user.id, target.as_str(), &paths)
-        .await?
-        .into_iter()
-        .map(|link| Backlink {
-            title: titles
-                .get(link.source_path.as_str())
-                .copied()
-                .unwrap_or_default()
-                .to_owned(),
-            path: link.source_path,
-            alias: link.alias,
-            heading: link.heading,
-            embed: link.embed,
-        })
-        .collect();
-    Ok(Json(results))
+    Ok(Json(query::backlinks(&state.db, &me.user.id, &target).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -218,54 +162,44 @@ fn node_id(path: &str) -> String {
 /// notes with no link in or out flagged as orphans.
 #[utoipa::path(get, path = "/api/graph", tag = "knowledge", responses((status = 200, body = Graph)))]
 async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Graph>, AppError> {
-    let titles = index::titles(&state.db, &me.user.id).await?;
-    let paths: Vec<&str> = titles.iter().map(|(p, _)| p.as_str()).collect();
-    let resolver = LinkResolver::new(&paths);
-    let mut edges = Vec::new();
-    let mut broken = Vec::new();
-    let mut connected = HashSet::new();
-    for link in index::links(&state.db, &me.user.id).await? {
-        match resolver.resolve(&link.target) {
-            Some(target) => {
-                connected.insert(link.source_path.clone());
-                connected.insert((*target).to_owned());
-                edges.push(GraphEdge {
-                    from_note_id: node_id(&link.source_path),
-                    to_note_id: node_id(target),
-                    from_path: link.source_path,
-                    to_path: (*target).to_owned(),
-                    embed: link.embed,
-                });
-            }
-            // An embedded picture or PDF is an attachment, not a missing note.
-            None if link.embed
-                && link
-                    .target
-                    .rsplit_once('.')
-                    .is_some_and(|(_, ext)| !ext.eq_ignore_ascii_case("md")) => {}
-            None => broken.push(BrokenLink {
-                from_path: link.source_path,
-                target: link.target,
-            }),
-        }
-    }
-    let mut nodes: Vec<GraphNode> = titles
-        .iter()
-        .map(|(path, title)| GraphNode {
-            id: node_id(path),
-            path: path.clone(),
-            title: title.clone(),
-            orphan: !connected.contains(path),
+    let graph = query::graph(&state.db, &me.user.id).await?;
+    let mut taken: HashSet<String> = graph.nodes.iter().map(|n| n.id.clone()).collect();
+    let mut nodes: Vec<GraphNode> = graph
+        .nodes
+        .into_iter()
+        .map(|n| GraphNode {
+            id: node_id(&n.id),
+            path: n.id,
+            title: n.title,
+            orphan: n.orphan,
             shared: None,
             is_shared: None,
             owner_user_id: None,
         })
         .collect();
+    let mut edges: Vec<GraphEdge> = graph
+        .edges
+        .into_iter()
+        .map(|e| GraphEdge {
+            from_note_id: node_id(&e.source),
+            to_note_id: node_id(&e.target),
+            from_path: e.source,
+            to_path: e.target,
+            embed: e.embed,
+        })
+        .collect();
+    let broken = graph
+        .broken
+        .into_iter()
+        .map(|b| BrokenLink {
+            from_path: b.source,
+            target: b.target,
+        })
+        .collect();
     // Notes shared with the caller and the links among them. As in the original, a shared note
     // whose path is taken (by one's own note or an earlier owner's) is left out, so paths stay
     // unique keys; links to a left-out note are left out with it.
-    let (shared_nodes, shared_edges) = notes::sharing::graph(&state.db, &me.user.id).await?;
-    let mut taken: HashSet<String> = titles.iter().map(|(p, _)| p.clone()).collect();
+    let (shared_nodes, shared_edges) = sharing::graph(&state.db, &me.user.id).await?;
     let mut shown: HashSet<(String, String)> = HashSet::new();
     for node in shared_nodes {
         if !taken.insert(node.path.clone()) {
@@ -299,20 +233,9 @@ async fn graph(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> R
     Ok(Json(Graph { nodes, edges, broken }))
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct TagCount {
-    pub tag: String,
-    pub count: i64,
-}
-
 #[utoipa::path(get, path = "/api/tags", tag = "knowledge", responses((status = 200, body = Vec<TagCount>)))]
 async fn tags(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> Result<Json<Vec<TagCount>>, AppError> {
-    let tags = index::tag_counts(&state.db, &me.user.id)
-        .await?
-        .into_iter()
-        .map(|(tag, count)| TagCount { tag, count })
-        .collect();
-    Ok(Json(tags))
+    Ok(Json(query::tags(&state.db, &me.user.id).await?))
 }
 
 /// A note carrying a tag: `path` (newer clients) and `notePath` (older ones) are the same.
@@ -337,15 +260,13 @@ async fn notes_with_tag(
     let tag = rest
         .strip_suffix("/notes")
         .ok_or_else(|| AppError::NotFound("expected /api/tags/{tag}/notes".to_owned()))?;
-    let tag = markdown::normalize_tag(tag.trim_start_matches('#'))
-        .ok_or_else(|| AppError::Validation("not a valid tag".to_owned()))?;
-    let notes = index::notes_with_tag(&state.db, &me.user.id, &tag)
-        .await?
+    let (_, notes) = query::notes_with_tag(&state.db, &me.user.id, tag).await?;
+    let notes = notes
         .into_iter()
-        .map(|(path, title)| TaggedNote {
-            note_path: path.clone(),
-            path,
-            title,
+        .map(|n| TaggedNote {
+            note_path: n.path.clone(),
+            path: n.path,
+            title: n.title,
         })
         .collect();
     Ok(Json(notes))

@@ -98,6 +98,26 @@ fn link_key(target: &str) -> String {
     if t.ends_with(".md") { t } else { format!("{t}.md") }
 }
 
+/// The name a link looks for: the last segment of its [`link_key`] without `.md`
+/// (`[[Folder/My Note#x]]` -> `my note`). A link can only resolve to a note whose
+/// [`note_name_key`] is the same, so the index finds a note's candidate backlinks, and a link's
+/// candidate targets, by this key alone.
+pub fn link_name_key(target: &str) -> String {
+    name_of(&link_key(target))
+}
+
+/// The name a note answers to: the last segment of its lower-cased path without `.md`
+/// (`Folder/My Note.md` -> `my note`), as [`LinkResolver`] sees it. Aliases from frontmatter,
+/// once notes have them, are further names of the same note.
+pub fn note_name_key(path: &str) -> String {
+    name_of(&path.to_lowercase())
+}
+
+fn name_of(lower: &str) -> String {
+    let last = lower.rsplit('/').next().unwrap_or(lower);
+    last.strip_suffix(".md").unwrap_or(last).to_owned()
+}
+
 /// Resolves link targets against one user's note paths, like Obsidian: the exact path (with or
 /// without `.md`, ignoring case; an exact-case match wins among case variants), then a unique
 /// path ending (`[[Note]]` finds `any/folder/Note.md`, `[[b/Note]]` finds `a/b/Note.md`).

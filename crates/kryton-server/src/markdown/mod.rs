@@ -13,7 +13,7 @@ pub mod tags;
 pub mod text;
 
 pub use frontmatter::Frontmatter;
-pub use links::{LinkResolver, WikiLink, resolve_link, rewrite_links, wiki_links};
+pub use links::{LinkResolver, WikiLink, link_name_key, note_name_key, resolve_link, rewrite_links, wiki_links};
 pub use tags::normalize_tag;
 pub use text::{SNIPPET_CHARS, plain_text, snippet};
 

@@ -22,7 +22,7 @@ use crate::db::Database;
 use crate::error::AppError;
 use crate::markdown;
 use crate::progress::{Progress, Unit};
-use crate::store::notes::{self as index, IndexedNote, LinkRow};
+use crate::store::notes::{self as index, IndexedNote, LinkRow, TitledLink};
 use crate::vault::{Note, NotePath, Vault, VaultError};
 
 /// The vault of one user: `NOTES_DIR/<userId>`.
@@ -153,11 +153,15 @@ pub async fn paths(db: &Database, user_id: &str) -> Result<Vec<String>, AppError
     Ok(index::titles(db, user_id).await?.into_iter().map(|(p, _)| p).collect())
 }
 
-/// The first link of each note whose links resolve to `target`, resolved against `paths` like
-/// Obsidian (by path, then by unique file name). Only links naming the target's file stem are read.
-pub async fn links_to(db: &Database, user_id: &str, target: &str, paths: &[String]) -> Result<Vec<LinkRow>, AppError> {
-    let resolver = markdown::LinkResolver::new(paths);
-    let mut links: Vec<LinkRow> = index::links_to_key(db, user_id, &index::target_key(target))
+/// The first link of each note whose links resolve to `target`, resolved like Obsidian (by path,
+/// then by unique file name). Only the links naming the target's file name and the notes with
+/// that name are read: a link can resolve to no other note, so the answer is the one a resolver
+/// over the whole vault gives, at a cost that follows the target's links, not the vault's size.
+pub async fn links_to(db: &Database, user_id: &str, target: &str) -> Result<Vec<TitledLink>, AppError> {
+    let key = markdown::note_name_key(target);
+    let namesakes = index::notes_named(db, user_id, &key).await?;
+    let resolver = markdown::LinkResolver::new(&namesakes);
+    let mut links: Vec<TitledLink> = index::links_named(db, user_id, &key)
         .await?
         .into_iter()
         .filter(|l| resolver.resolve(&l.target).is_some_and(|p| p == target))

@@ -69,8 +69,7 @@ pub async fn rename_note(
 ) -> Result<Moved, AppError> {
     let vault = vault(config, user_id);
     // Who links here, decided while the old path still resolves; frozen in the journal record.
-    let all = paths(db, user_id).await?;
-    let sources: Vec<String> = links_to(db, user_id, from.as_str(), &all)
+    let sources: Vec<String> = links_to(db, user_id, from.as_str())
         .await?
         .into_iter()
         .map(|l| l.source_path)
@@ -116,12 +115,7 @@ pub async fn rename_folder(
     let all = paths(db, user_id).await?;
     let mut sources = Vec::new();
     for path in all.iter().filter(|p| from.contains(p)) {
-        sources.extend(
-            links_to(db, user_id, path, &all)
-                .await?
-                .into_iter()
-                .map(|l| l.source_path),
-        );
+        sources.extend(links_to(db, user_id, path).await?.into_iter().map(|l| l.source_path));
     }
     sources.sort();
     sources.dedup();

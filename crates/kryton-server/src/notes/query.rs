@@ -1,7 +1,7 @@
 //! What the index knows across a user's notes: search, backlinks, the graph and a note's
 //! neighbourhood, tags, recent notes. Shared by the REST handlers and the MCP tools.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::Serialize;
 
@@ -13,16 +13,30 @@ use crate::store::notes::{self as index, SearchQuery};
 use crate::vault::NotePath;
 
 /// One search result with a highlighted snippet.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct SearchHit {
     pub path: String,
     pub title: String,
+    /// Text around the first match, matches wrapped in `<mark>`.
     pub snippet: String,
+    pub tags: Vec<String>,
+    /// ISO 8601, UTC.
+    pub modified_at: String,
+    /// Higher is better.
     pub score: f64,
+    /// Present (true) on a note another user shares with the caller; read it with
+    /// `GET /api/notes/shared/{ownerUserId}/{path}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_shared: Option<bool>,
+    /// The owner of a shared note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<String>,
 }
 
-/// Ranked matches over title, tags and content. Any query string is safe: it is reduced to words
-/// and quoted phrases (`word*` for a prefix). `limit` must be 1..=100.
+/// Ranked matches over title, tags and content, for an agent: `limit` must be 1..=100 and the
+/// query at most 500 characters. Any query string is safe: it is reduced to words and quoted
+/// phrases (`word*` for a prefix).
 pub async fn search(db: &Database, user_id: &str, raw: &str, limit: i64) -> Result<Vec<SearchHit>, AppError> {
     if !(1..=100).contains(&limit) {
         return Err(AppError::Validation("limit must be a number from 1 to 100".to_owned()));
@@ -32,23 +46,40 @@ pub async fn search(db: &Database, user_id: &str, raw: &str, limit: i64) -> Resu
             "the query must be at most 500 characters".to_owned(),
         ));
     }
+    search_page(db, user_id, raw, limit, 0).await
+}
+
+/// One page of ranked matches: `limit` results after skipping `offset` (the caller checks their
+/// bounds). Snippets are cut only for the returned page.
+pub async fn search_page(
+    db: &Database,
+    user_id: &str,
+    raw: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<SearchHit>, AppError> {
     let query = SearchQuery::parse(raw);
     let words = query.words();
-    Ok(index::search(db, user_id, &query, limit)
+    Ok(index::search(db, user_id, &query, limit, offset)
         .await?
         .into_iter()
         .map(|r| SearchHit {
             snippet: markdown::snippet(&r.body, &words),
+            tags: r.tags.split_whitespace().map(str::to_owned).collect(),
+            modified_at: iso(r.mtime_ms),
             path: r.path,
             title: r.title,
             score: r.rank,
+            is_shared: None,
+            owner_user_id: None,
         })
         .collect())
 }
 
 /// A note linking to another.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct Backlink {
+    /// The note that links here.
     pub path: String,
     pub title: String,
     pub alias: Option<String>,
@@ -56,21 +87,15 @@ pub struct Backlink {
     pub embed: bool,
 }
 
-/// Notes linking to `target` (resolved like Obsidian: by path, then by unique file name).
+/// Notes linking to `target` (resolved like Obsidian: by path, then by unique file name), the
+/// first link of each; read from the index by the target's name (see [`super::links_to`]).
 pub async fn backlinks(db: &Database, user_id: &str, target: &NotePath) -> Result<Vec<Backlink>, AppError> {
-    let titles = index::titles(db, user_id).await?;
-    let paths: Vec<String> = titles.iter().map(|(p, _)| p.clone()).collect();
-    let titles: BTreeMap<&str, &str> = titles.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    Ok(super::links_to(db, user_id, target.as_str(), &paths)
+    Ok(super::links_to(db, user_id, target.as_str())
         .await?
         .into_iter()
         .map(|link| Backlink {
-            title: titles
-                .get(link.source_path.as_str())
-                .copied()
-                .unwrap_or_default()
-                .to_owned(),
             path: link.source_path,
+            title: link.source_title,
             alias: link.alias,
             heading: link.heading,
             embed: link.embed,
@@ -173,6 +198,44 @@ pub struct Neighbourhood {
     pub broken: Vec<String>,
 }
 
+/// Distance in links (either direction) from `center` of every note within `depth` of it, or
+/// `None` when `center` is no note.
+fn within<'g>(graph: &'g Graph, center: &str, depth: usize) -> Option<HashMap<&'g str, usize>> {
+    let start = graph.nodes.iter().find(|n| n.id == center)?;
+    let mut adjacent: HashMap<&str, Vec<&str>> = HashMap::new();
+    for edge in &graph.edges {
+        adjacent.entry(&edge.source).or_default().push(&edge.target);
+        adjacent.entry(&edge.target).or_default().push(&edge.source);
+    }
+    let mut distance: HashMap<&str, usize> = HashMap::from([(start.id.as_str(), 0)]);
+    let mut queue = VecDeque::from([start.id.as_str()]);
+    while let Some(at) = queue.pop_front() {
+        let d = distance[at];
+        if d == depth {
+            continue;
+        }
+        for &next in adjacent.get(at).into_iter().flatten() {
+            if !distance.contains_key(next) {
+                distance.insert(next, d + 1);
+                queue.push_back(next);
+            }
+        }
+    }
+    Some(distance)
+}
+
+fn check_depth(depth: usize) -> Result<(), AppError> {
+    if (1..=5).contains(&depth) {
+        Ok(())
+    } else {
+        Err(AppError::Validation("depth must be from 1 to 5".to_owned()))
+    }
+}
+
+fn center_not_found(center: &NotePath) -> AppError {
+    AppError::NotFound(format!("note {} not found", center.as_str()))
+}
+
 /// The notes within `depth` links of `center`, following links in both directions.
 pub async fn neighbourhood(
     db: &Database,
@@ -180,33 +243,10 @@ pub async fn neighbourhood(
     center: &NotePath,
     depth: usize,
 ) -> Result<Neighbourhood, AppError> {
-    if !(1..=5).contains(&depth) {
-        return Err(AppError::Validation("depth must be from 1 to 5".to_owned()));
-    }
+    check_depth(depth)?;
     let full = graph(db, user_id).await?;
+    let distance = within(&full, center.as_str(), depth).ok_or_else(|| center_not_found(center))?;
     let titles: HashMap<&str, &str> = full.nodes.iter().map(|n| (n.id.as_str(), n.title.as_str())).collect();
-    if !titles.contains_key(center.as_str()) {
-        return Err(AppError::NotFound(format!("note {} not found", center.as_str())));
-    }
-    let mut adjacent: HashMap<&str, Vec<&str>> = HashMap::new();
-    for edge in &full.edges {
-        adjacent.entry(&edge.source).or_default().push(&edge.target);
-        adjacent.entry(&edge.target).or_default().push(&edge.source);
-    }
-    let mut distance: HashMap<&str, usize> = HashMap::from([(center.as_str(), 0)]);
-    let mut queue = VecDeque::from([center.as_str()]);
-    while let Some(at) = queue.pop_front() {
-        let d = distance[at];
-        if d == depth {
-            continue;
-        }
-        for next in adjacent.get(at).into_iter().flatten() {
-            if !distance.contains_key(next) {
-                distance.insert(next, d + 1);
-                queue.push_back(next);
-            }
-        }
-    }
     let mut notes: Vec<Neighbour> = distance
         .iter()
         .map(|(path, d)| Neighbour {
@@ -224,9 +264,9 @@ pub async fn neighbourhood(
         .collect();
     let broken = full
         .broken
-        .into_iter()
+        .iter()
         .filter(|b| b.source == center.as_str())
-        .map(|b| b.target)
+        .map(|b| b.target.clone())
         .collect();
     Ok(Neighbourhood {
         path: center.as_str().to_owned(),
@@ -238,7 +278,7 @@ pub async fn neighbourhood(
 }
 
 /// A tag and how many notes carry it.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema, utoipa::ToSchema)]
 pub struct TagCount {
     pub tag: String,
     pub count: i64,

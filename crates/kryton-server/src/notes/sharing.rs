@@ -143,7 +143,7 @@ pub async fn search(db: &Database, user: &str, query: &SearchQuery, limit: i64) 
     let mut hits = Vec::new();
     for (owner, shares) in shares_by_owner(db, user).await? {
         // Ask the owner's index for more than the limit: rows outside the shares are dropped.
-        for row in index::search(db, &owner, query, limit.saturating_mul(4).max(1000)).await? {
+        for row in index::search(db, &owner, query, limit.saturating_mul(4).max(1000), 0).await? {
             if permission_in(&shares, &row.path).is_none() {
                 continue;
             }

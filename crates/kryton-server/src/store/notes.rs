@@ -1,6 +1,7 @@
 //! The notes index: titles, search text, links and tags of every note, per user.
 
 use crate::db::Database;
+use crate::markdown::{link_name_key, note_name_key};
 use crate::on_db;
 
 use super::now_ms;
@@ -37,23 +38,13 @@ pub struct FileState {
     pub mtime_ms: i64,
 }
 
-/// The lower-cased file stem a link points at: `[[Folder/My Note#x]]` -> `my note`.
-pub fn target_key(target: &str) -> String {
-    let last = target.rsplit('/').next().unwrap_or(target);
-    let stem = last
-        .strip_suffix(".md")
-        .or_else(|| last.strip_suffix(".MD"))
-        .unwrap_or(last);
-    stem.trim().to_lowercase()
-}
-
 /// Replaces the index entry of one note (its row, links, tags and search text) in one transaction.
 pub async fn upsert(db: &Database, user_id: &str, note: &IndexedNote) -> Result<(), sqlx::Error> {
-    const UPSERT: &str = "INSERT INTO notes (user_id, path, title, tags, body, content_hash, size, mtime_ms, indexed_at) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+    const UPSERT: &str = "INSERT INTO notes (user_id, path, title, tags, body, content_hash, size, mtime_ms, indexed_at, name_key) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
         ON CONFLICT (user_id, path) DO UPDATE SET title = excluded.title, tags = excluded.tags, body = excluded.body, \
         content_hash = excluded.content_hash, size = excluded.size, mtime_ms = excluded.mtime_ms, \
-        indexed_at = excluded.indexed_at";
+        indexed_at = excluded.indexed_at, name_key = excluded.name_key";
     const CLEAR_LINKS: &str = "DELETE FROM note_links WHERE user_id = $1 AND source_path = $2";
     const CLEAR_TAGS: &str = "DELETE FROM note_tags WHERE user_id = $1 AND path = $2";
     const LINK: &str = "INSERT INTO note_links (user_id, source_path, position, target, target_key, heading, alias, embed) \
@@ -65,13 +56,14 @@ pub async fn upsert(db: &Database, user_id: &str, note: &IndexedNote) -> Result<
         sqlx::query(UPSERT)
             .bind(user_id).bind(&note.path).bind(&note.title).bind(&tags).bind(&note.body)
             .bind(&note.content_hash).bind(note.size).bind(note.mtime_ms).bind(now_ms())
+            .bind(note_name_key(&note.path))
             .execute(&mut *tx).await?;
         sqlx::query(CLEAR_LINKS).bind(user_id).bind(&note.path).execute(&mut *tx).await?;
         sqlx::query(CLEAR_TAGS).bind(user_id).bind(&note.path).execute(&mut *tx).await?;
         for (position, link) in note.links.iter().enumerate() {
             sqlx::query(LINK)
                 .bind(user_id).bind(&note.path).bind(position as i32).bind(&link.target)
-                .bind(target_key(&link.target)).bind(&link.heading).bind(&link.alias).bind(link.embed)
+                .bind(link_name_key(&link.target)).bind(&link.heading).bind(&link.alias).bind(link.embed)
                 .execute(&mut *tx).await?;
         }
         for tag in &note.tags {
@@ -120,11 +112,32 @@ pub async fn links(db: &Database, user_id: &str) -> Result<Vec<LinkRow>, sqlx::E
     on_db!(db, pool => sqlx::query_as(SQL).bind(user_id).fetch_all(pool).await)
 }
 
-/// Links whose target names a note with this file stem (candidates for its backlinks).
-pub async fn links_to_key(db: &Database, user_id: &str, key: &str) -> Result<Vec<LinkRow>, sqlx::Error> {
-    const SQL: &str = "SELECT source_path, target, heading, alias, embed FROM note_links \
-        WHERE user_id = $1 AND target_key = $2 ORDER BY source_path, position";
+/// A link as written, with the title of the note it is written in.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct TitledLink {
+    pub source_path: String,
+    pub source_title: String,
+    pub target: String,
+    pub heading: Option<String>,
+    pub alias: Option<String>,
+    pub embed: bool,
+}
+
+/// Links whose target names `key` (see [`link_name_key`]): the candidate backlinks of every note
+/// with that name, ordered by source note and position.
+pub async fn links_named(db: &Database, user_id: &str, key: &str) -> Result<Vec<TitledLink>, sqlx::Error> {
+    const SQL: &str = "SELECT l.source_path, n.title AS source_title, l.target, l.heading, l.alias, l.embed \
+        FROM note_links l JOIN notes n ON n.user_id = l.user_id AND n.path = l.source_path \
+        WHERE l.user_id = $1 AND l.target_key = $2 ORDER BY l.source_path, l.position";
     on_db!(db, pool => sqlx::query_as(SQL).bind(user_id).bind(key).fetch_all(pool).await)
+}
+
+/// Paths of the notes named `key` (see [`note_name_key`]): every note a link with that name could
+/// resolve to. Rows not yet given a key ('', written by a release before 0007) are included;
+/// the resolver drops the ones that do not match.
+pub async fn notes_named(db: &Database, user_id: &str, key: &str) -> Result<Vec<String>, sqlx::Error> {
+    const SQL: &str = "SELECT path FROM notes WHERE user_id = $1 AND name_key IN ($2, '') ORDER BY path";
+    on_db!(db, pool => sqlx::query_scalar(SQL).bind(user_id).bind(key).fetch_all(pool).await)
 }
 
 pub async fn tag_counts(db: &Database, user_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
@@ -227,38 +240,48 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The PostgreSQL search. The tsquery is an expression of the parameter (not a joined function),
+/// so the planner can use the GIN index on `search` for the match; ranks are computed for the
+/// matches only, and title, tags and body are read only for the page returned (the inner query
+/// sorts narrow rows). Public so a test can `EXPLAIN` exactly this text.
+pub const PG_SEARCH: &str = "SELECT n.path, n.title, n.tags, n.body, n.mtime_ms, page.rank \
+    FROM (SELECT path, ts_rank_cd(search, to_tsquery('simple', $2))::float8 AS rank FROM notes \
+          WHERE user_id = $1 AND search @@ to_tsquery('simple', $2) \
+          ORDER BY rank DESC, path LIMIT $3 OFFSET $4) page \
+    JOIN notes n ON n.user_id = $1 AND n.path = page.path \
+    ORDER BY page.rank DESC, page.path";
+
 pub async fn search(
     db: &Database,
     user_id: &str,
     query: &SearchQuery,
     limit: i64,
+    offset: i64,
 ) -> Result<Vec<SearchRow>, sqlx::Error> {
     if query.is_empty() {
         return Ok(Vec::new());
     }
     match db {
         Database::Postgres(pool) => {
-            sqlx::query_as(
-                "SELECT path, title, tags, body, mtime_ms, ts_rank_cd(search, q)::float8 AS rank \
-                 FROM notes, to_tsquery('simple', $2) q \
-                 WHERE user_id = $1 AND search @@ q ORDER BY rank DESC, path LIMIT $3",
-            )
-            .bind(user_id)
-            .bind(query.to_tsquery())
-            .bind(limit)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as(PG_SEARCH)
+                .bind(user_id)
+                .bind(query.to_tsquery())
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(pool)
+                .await
         }
         // CROSS JOIN keeps FTS5 as the outer loop: the match runs once, not once per note of the user.
         Database::Sqlite(pool) => {
             sqlx::query_as(
                 "SELECT n.path, n.title, n.tags, n.body, n.mtime_ms, -bm25(notes_fts, 10.0, 5.0, 1.0) AS rank \
                  FROM notes_fts CROSS JOIN notes n ON n.rowid = notes_fts.rowid \
-                 WHERE notes_fts MATCH $2 AND n.user_id = $1 ORDER BY rank DESC, n.path LIMIT $3",
+                 WHERE notes_fts MATCH $2 AND n.user_id = $1 ORDER BY rank DESC, n.path LIMIT $3 OFFSET $4",
             )
             .bind(user_id)
             .bind(query.to_fts5())
             .bind(limit)
+            .bind(offset)
             .fetch_all(pool)
             .await
         }
@@ -298,8 +321,11 @@ mod tests {
     }
 
     #[test]
-    fn target_keys_are_stems() {
-        assert_eq!(target_key("Folder/My Note.md"), "my note");
-        assert_eq!(target_key("Idea"), "idea");
+    fn link_and_note_keys_are_stems() {
+        assert_eq!(link_name_key("Folder/My Note.md"), "my note");
+        assert_eq!(link_name_key(" /Idea "), "idea");
+        assert_eq!(link_name_key("Idea.MD"), "idea");
+        assert_eq!(note_name_key("Folder/My Note.md"), "my note");
+        assert_eq!(note_name_key("A/Idea.MD"), "idea");
     }
 }
