@@ -142,6 +142,169 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/list-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My live sessions, the most recently used first. */
+        get: operations["account_list_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/revoke-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ends one of my sessions (this one included: that is a sign-out). */
+        post: operations["account_revoke_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/revoke-other-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ends every session of mine except the one making this request. */
+        post: operations["account_revoke_other_sessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/two-factor/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts enrolment: checks the password, makes a new secret and ten backup codes. The second
+         *     factor is on only after `verify-totp` with a code from the authenticator.
+         */
+        post: operations["account_enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/two-factor/verify-totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A TOTP code, for one of two things: with a pending sign-in (token or cookie), completes it and
+         *     answers like sign-in; signed in with a session, confirms enrolment and turns the second factor
+         *     on. A code is accepted once.
+         */
+        post: operations["account_verify_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/two-factor/verify-backup-code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A backup code instead of a TOTP code, to complete a pending sign-in. Each code works once. */
+        post: operations["account_verify_backup_code"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/two-factor/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turns the second factor off: the password and a code (TOTP or backup) are both required. */
+        post: operations["account_disable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/two-factor/generate-backup-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replaces my backup codes (the password is required); the second factor must be on. */
+        post: operations["account_generate_backup_codes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/reset-two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An admin removes a user's second factor (a lost phone and lost backup codes): the user then
+         *     signs in with the password alone and may enrol again.
+         */
+        post: operations["admin_admin_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notes": {
         parameters: {
             query?: never;
@@ -1164,6 +1327,11 @@ export interface components {
             heading?: string | null;
             embed: boolean;
         };
+        BackupCodes: {
+            status: boolean;
+            /** @description Ten new single-use codes; the old ones stop working. Shown only now. */
+            backupCodes: string[];
+        };
         /** @description A link whose target is no note. */
         BrokenLink: {
             fromPath: string;
@@ -1197,6 +1365,15 @@ export interface components {
              */
             revokeOtherSessions?: boolean | null;
         };
+        CodeAnswer: {
+            /** @description A six-digit TOTP code, or a backup code for `verify-backup-code`. */
+            code: string;
+            /**
+             * @description The pending sign-in's token from the sign-in answer; the `kryton.two_factor` cookie does
+             *     the same for browsers.
+             */
+            twoFactorToken?: string | null;
+        };
         /** @description A new key: the listed fields plus `key`, the secret, shown this once only. */
         CreatedKey: components["schemas"]["ApiKey"] & {
             /** @description `kryton_` + 64 hex characters; send it as `Authorization: Bearer <key>`. */
@@ -1229,6 +1406,11 @@ export interface components {
             trashPath: string;
             /** @description Notes that went with a folder. */
             notes?: number | null;
+        };
+        DisableTwoFactor: {
+            password: string;
+            /** @description A current TOTP code or an unused backup code. */
+            code: string;
         };
         /**
          * @description Whether an entry is a note file or a folder.
@@ -1379,6 +1561,9 @@ export interface components {
             token?: string | null;
             user: components["schemas"]["User"];
         };
+        PasswordOnly: {
+            password: string;
+        };
         /** @description `password` (ours) or `newPassword` (the original's). */
         PasswordReset: {
             password?: string | null;
@@ -1415,8 +1600,17 @@ export interface components {
             /** @description `read` or `readwrite`; required to approve. */
             permission?: string | null;
         };
+        RevokeSession: {
+            /** @description The `id` from the session list. */
+            id: string;
+        };
         Revoked: {
-            message: string;
+            success: boolean;
+            /**
+             * Format: int64
+             * @description How many sessions ended.
+             */
+            revoked: number;
         };
         /** @description One rewritten note, as the rename routes answer it. */
         Rewritten: {
@@ -1449,6 +1643,20 @@ export interface components {
             /** @description The owner of a shared note. */
             ownerUserId?: string | null;
         };
+        /** @description One of my sessions, as the security page lists it. Tokens are never shown (only their hash is kept). */
+        SessionEntry: {
+            id: string;
+            /** @description The `User-Agent` the session signed in with. */
+            userAgent?: string | null;
+            /** @description The client address at sign-in. */
+            ipAddress?: string | null;
+            createdAt: string;
+            /** @description The last request made with it (recorded at most once a minute). */
+            lastSeenAt: string;
+            expiresAt: string;
+            /** @description The session this request was made with. */
+            current: boolean;
+        };
         /** @description Better Auth's session object. For an API key: the key's id, `kind: "api-key"` and no token. */
         SessionInfo: {
             id: string;
@@ -1458,9 +1666,9 @@ export interface components {
             expiresAt?: string | null;
             createdAt?: string | null;
             updatedAt?: string | null;
-            /** @description Not recorded: always null. */
+            /** @description Always null here: `/api/auth/list-sessions` shows where each session signed in. */
             ipAddress?: string | null;
-            /** @description Not recorded: always null. */
+            /** @description Always null here: `/api/auth/list-sessions` shows it. */
             userAgent?: string | null;
             /** @description `session` or `api-key`. */
             kind: string;
@@ -1523,6 +1731,11 @@ export interface components {
             email: string;
             password: string;
         };
+        /**
+         * @description What sign-in answers: a session, or the request for a second factor. Only the OpenAPI
+         *     document uses this type (the handler writes each shape itself, with its own cookie).
+         */
+        SignInAnswer: components["schemas"]["SignedIn"] | components["schemas"]["TwoFactorRequired"];
         SignUp: {
             email: string;
             /** @description 8 to 72 characters. */
@@ -1596,6 +1809,24 @@ export interface components {
             type: components["schemas"]["EntryKind"];
             children?: components["schemas"]["TreeNode"][] | null;
         };
+        /**
+         * @description The answer of a sign-in whose account has a second factor: Better Auth's `twoFactorRedirect`,
+         *     and the pending sign-in's token (also set as the `kryton.two_factor` cookie), valid five
+         *     minutes, to send with the code to `/api/auth/two-factor/verify-totp` or `verify-backup-code`.
+         */
+        TwoFactorRequired: {
+            twoFactorRedirect: boolean;
+            twoFactorToken: string;
+        };
+        /** @description What enabling shows once: the secret as a URI and a QR code, and the backup codes. */
+        TwoFactorSetup: {
+            /** @description `otpauth://totp/...`, for authenticator apps (holds the secret: shown only here). */
+            totpURI: string;
+            /** @description The same URI as a QR code, an SVG document. */
+            qrCodeSvg: string;
+            /** @description Ten single-use codes for when the authenticator is lost. Shown only now. */
+            backupCodes: string[];
+        };
         /** @description The multipart form of an upload. */
         Upload: {
             /**
@@ -1622,7 +1853,7 @@ export interface components {
             emailVerified: boolean;
             /** @description Always null: no avatars. */
             image?: string | null;
-            /** @description Always false: no second factor yet. */
+            /** @description Whether sign-in asks for a TOTP code after the password. */
             twoFactorEnabled: boolean;
             createdAt: string;
             updatedAt: string;
@@ -1798,13 +2029,14 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Signed in, or (`twoFactorRedirect`) a TOTP code is needed next */
             200: {
                 headers: {
                     "Set-Cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SignedIn"];
+                    "application/json": components["schemas"]["SignInAnswer"];
                 };
             };
             /** @description `INVALID_EMAIL_OR_PASSWORD` */
@@ -1955,6 +2187,407 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_list_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionEntry"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An API key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_revoke_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RevokeSession"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Success"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such session of mine */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_revoke_other_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revoked"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_enable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordOnly"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorSetup"];
+                };
+            };
+            /** @description Wrong password */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Already enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_verify_totp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeAnswer"];
+            };
+        };
+        responses: {
+            /** @description Signed in (`SignedIn`), or enrolment confirmed (`Success`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description Wrong or reused code, or no pending sign-in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_verify_backup_code: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeAnswer"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignedIn"];
+                };
+            };
+            /** @description Wrong or used code, or no pending sign-in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DisableTwoFactor"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Success"];
+                };
+            };
+            /** @description Wrong password, or not enabled */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    account_generate_backup_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordOnly"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupCodes"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    admin_admin_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Success"];
+                };
+            };
+            /** @description Not an admin, or an API key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such user */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::relay::Relay;
 use common::{As, Backend, Server, TestEnv};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Connection;
 
 /// A server on `backend`; on PostgreSQL it reaches its database through a relay.

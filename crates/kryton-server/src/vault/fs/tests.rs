@@ -750,7 +750,7 @@ fn files_are_stored_under_free_names_listed_and_trashed() {
     let (_dir, v) = vault();
     let folder = FolderPath::parse("attachments").unwrap();
     let store = |bytes: &[u8]| {
-        let temp = v.upload_temp(&folder).unwrap();
+        let (temp, _lock) = v.upload_temp(&folder).unwrap();
         std::fs::write(&temp, bytes).unwrap();
         v.store_file(&folder, "photo.png", &temp).unwrap()
     };
@@ -769,7 +769,7 @@ fn files_are_stored_under_free_names_listed_and_trashed() {
     assert_eq!(std::fs::read(v.file(&first).unwrap()).unwrap(), b"one");
     // Restoring onto a taken name keeps the extension.
     let entry = v.delete_file(&first).unwrap();
-    let temp = v.upload_temp(&folder).unwrap();
+    let (temp, _lock) = v.upload_temp(&folder).unwrap();
     std::fs::write(&temp, b"three").unwrap();
     v.store_file(&folder, "photo.png", &temp).unwrap();
     assert_eq!(
