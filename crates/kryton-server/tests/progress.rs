@@ -190,6 +190,7 @@ async fn a_bar_on_a_terminal() {
         .arg(format!("{} backup --out {}", common::KRYTON, archive.display()))
         .arg("/dev/null")
         .env_clear()
+        .env("TERM", "xterm-256color")
         .stdin(Stdio::null());
     for (k, v) in kryton.get_envs() {
         if let Some(v) = v {
