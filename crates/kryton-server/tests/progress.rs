@@ -17,7 +17,7 @@ fn progress_lines(stderr: &str, task: &str) -> Vec<(String, u64, u64, String)> {
     stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["task"] == task && v["done"].is_u64() || v["task"] == task && v["message"] == "started")
+        .filter(|v| v["task"] == task && (v["done"].is_u64() || v["message"] == "started"))
         .map(|v| {
             (
                 v["message"].as_str().unwrap().to_owned(),
