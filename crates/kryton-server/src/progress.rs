@@ -76,7 +76,9 @@ enum Output {
 impl Progress {
     /// Starts a phase: a bar on a terminal, log lines otherwise. `total` 0 means unknown.
     pub fn start(task: &'static str, unit: Unit, total: u64) -> Self {
-        let output = if std::io::stderr().is_terminal() {
+        // A terminal indicatif can draw on (not TERM=dumb); anything else gets log lines.
+        let drawable = std::io::stderr().is_terminal() && !ProgressDrawTarget::stderr().is_hidden();
+        let output = if drawable {
             Output::Bar(bar(task, unit, total))
         } else {
             tracing::info!(task, total, unit = unit.as_str(), "started");

@@ -17,7 +17,7 @@ fn progress_lines(stderr: &str, task: &str) -> Vec<(String, u64, u64, String)> {
     stderr
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["task"] == task && v["done"].is_u64() || v["task"] == task && v["message"] == "started")
+        .filter(|v| v["task"] == task && (v["done"].is_u64() || v["message"] == "started"))
         .map(|v| {
             (
                 v["message"].as_str().unwrap().to_owned(),
@@ -190,6 +190,7 @@ async fn a_bar_on_a_terminal() {
         .arg(format!("{} backup --out {}", common::KRYTON, archive.display()))
         .arg("/dev/null")
         .env_clear()
+        .env("TERM", "xterm-256color")
         .stdin(Stdio::null());
     for (k, v) in kryton.get_envs() {
         if let Some(v) = v {

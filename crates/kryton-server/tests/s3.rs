@@ -76,14 +76,15 @@ async fn backup_to_s3_and_restore_from_it() {
     }
     let mut keys = moto.keys("kryton-backups", "nightly/").await;
     keys.sort();
+    let mut expected = vec![
+        "nightly/notes.txt".to_owned(),
+        "nightly/old/kryton-backup-20000101T000000Z.tar.gz".to_owned(),
+        uploaded[1].clone(),
+        uploaded[2].clone(),
+    ];
+    expected.sort();
     assert_eq!(
-        keys,
-        vec![
-            "nightly/notes.txt".to_owned(),
-            "nightly/old/kryton-backup-20000101T000000Z.tar.gz".to_owned(),
-            uploaded[1].clone(),
-            uploaded[2].clone(),
-        ],
+        keys, expected,
         "retention keeps the newest two archives and nothing else is touched"
     );
     let backup_dir = source.env.data_dir().join("backups");
