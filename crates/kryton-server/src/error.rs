@@ -139,7 +139,14 @@ impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         use sqlx::error::DatabaseError as _;
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            // `Protocol`: a connection cut mid-handshake (a proxy or load balancer in front of the
+            // database accepts and closes) reads as garbage, not as an I/O error.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => {
                 tracing::warn!(error = %e, "the database is not reachable");
                 AppError::DatabaseUnavailable
             }
