@@ -19,8 +19,12 @@ use super::BackupError;
 
 /// SQLite declares some booleans as INTEGER; the archive carries them as JSON booleans, as
 /// PostgreSQL's BOOLEAN columns are. (A test checks this list against PostgreSQL's schema.)
-pub const SQLITE_BOOLEAN_COLUMNS: &[(&str, &str)] =
-    &[("users", "disabled"), ("note_links", "embed"), ("shares", "is_folder")];
+pub const SQLITE_BOOLEAN_COLUMNS: &[(&str, &str)] = &[
+    ("users", "disabled"),
+    ("note_links", "embed"),
+    ("shares", "is_folder"),
+    ("two_factor", "enabled"),
+];
 
 /// Rows per INSERT on PostgreSQL (one `json_populate_recordset` call), and a byte cap per batch.
 const BATCH_ROWS: usize = 500;

@@ -167,13 +167,22 @@ pub async fn recover_all(db: &Database, config: &Config) -> Result<(), AppError>
         Ok(dirs)
     })
     .await?;
+    let mut any_rename = false;
     for dir in dirs {
         if !users.contains(&dir) {
             tracing::warn!(directory = %config.notes_dir.join(&dir).display(),
                 "a vault directory belongs to no user; left untouched (move it away or restore its user)");
         }
         let vault = vault(config, &dir);
-        let recovery = blocking(move || vault.recover()).await?;
+        let (recovery, renamed) = blocking(move || {
+            let recovery = vault.recover()?;
+            let renamed = vault
+                .finished(|intent| matches!(intent, Intent::RenameNote { .. } | Intent::RenameFolder { .. }))?
+                .is_some();
+            Ok((recovery, renamed))
+        })
+        .await?;
+        any_rename |= renamed;
         if let Some(operation) = &recovery.finished {
             tracing::warn!(user = %dir, %operation, "finished an operation interrupted by a crash");
         }
@@ -181,8 +190,13 @@ pub async fn recover_all(db: &Database, config: &Config) -> Result<(), AppError>
             tracing::info!(user = %dir, removed = recovery.temp_files_removed, "removed temp files of interrupted writes");
         }
     }
-    // With every vault's operations finished, shares left behind by a crash catch up with them.
-    let repaired = super::sharing::repair_after_crash(db, config).await?;
+    // With every vault's operations finished, shares left behind by a crash catch up with them
+    // (only renames move shares: without one in any journal there is nothing to look at).
+    let repaired = if any_rename {
+        super::sharing::repair_after_crash(db, config).await?
+    } else {
+        0
+    };
     if repaired > 0 {
         tracing::warn!(
             shares = repaired,
