@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -223,27 +223,6 @@ async fn world(backend: Backend) -> World {
 
 fn vault(w: &World) -> PathBuf {
     w.s.env.data_dir().join("notes").join(&w.ann_id)
-}
-
-/// Every file under a directory with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !path.ends_with(".kryton.lock") {
-                files.insert(
-                    path.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    files
 }
 
 /// Every tool once (and a few twice), plus the resources; indexes matter: `$ref:N` points back.
@@ -675,7 +654,7 @@ both_backends!(typescript_client_uses_every_tool);
 async fn read_only_key_reads_and_is_refused_writes(backend: Backend) {
     let mut w = world(backend).await;
     seed_workspace(&w.s, &w.ann, "light", "Board", "a.txt").await;
-    let before = snapshot(&vault(&w));
+    let before = common::snapshot(&vault(&w));
     let mut plan = vec![
         json!({"op": "list_tools"}),
         call("read_note", json!({"path": "Idea.md"})),
@@ -738,7 +717,7 @@ async fn read_only_key_reads_and_is_refused_writes(backend: Backend) {
             assert!(tool_error(step).contains("read-only"), "{client}: {step}");
         }
     }
-    assert_eq!(snapshot(&vault(&w)), before, "nothing was written");
+    assert_eq!(common::snapshot(&vault(&w)), before, "nothing was written");
     let (_, settings) = w.s.request("GET", "/api/settings", &w.ann, None).await;
     assert_eq!(settings["theme"], "light", "no setting was changed");
     w.s.stop().await;
@@ -789,7 +768,7 @@ async fn another_users_notes_are_unreachable(backend: Backend) {
         )
         .await;
     assert_eq!(status, 201);
-    let bob_before = snapshot(&w.s.env.data_dir().join("notes").join(&bob_id));
+    let bob_before = common::snapshot(&w.s.env.data_dir().join("notes").join(&bob_id));
     let plan = json!([
         call("read_note", json!({"path": "Secret.md"})),
         call("search", json!({"query": "zanzibar"})),
@@ -818,7 +797,10 @@ async fn another_users_notes_are_unreachable(backend: Backend) {
     for step in &steps[7..] {
         assert!(!tool_error(step).is_empty());
     }
-    assert_eq!(snapshot(&w.s.env.data_dir().join("notes").join(&bob_id)), bob_before);
+    assert_eq!(
+        common::snapshot(&w.s.env.data_dir().join("notes").join(&bob_id)),
+        bob_before
+    );
     assert!(!report.to_string().contains("treasure"), "nothing of Bob's note leaks");
     w.s.stop().await;
 }
@@ -831,7 +813,7 @@ async fn another_users_settings_canvases_and_files_are_unreachable(backend: Back
     let bob = As::Bearer(bob_token);
     seed_workspace(&w.s, &bob, "zanzibar-theme", "Secret", "secret.txt").await;
     let bob_dir = w.s.env.data_dir().join("notes").join(&bob_id);
-    let bob_before = snapshot(&bob_dir);
+    let bob_before = common::snapshot(&bob_dir);
     let escape = format!("../{bob_id}/attachments/secret.txt");
     let plan = json!([
         call("get_settings", json!({})),
@@ -878,7 +860,7 @@ async fn another_users_settings_canvases_and_files_are_unreachable(backend: Back
             "{client}: nothing of Bob's leaks: {text}"
         );
     }
-    assert_eq!(snapshot(&bob_dir), bob_before, "Bob's vault is untouched");
+    assert_eq!(common::snapshot(&bob_dir), bob_before, "Bob's vault is untouched");
     let (_, settings) = w.s.request("GET", "/api/settings", &bob, None).await;
     assert_eq!(settings["theme"], "zanzibar-theme", "Bob's setting is his");
     w.s.stop().await;

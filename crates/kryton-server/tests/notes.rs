@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::{As, Backend, Server, TestEnv};
 use serde_json::{Value, json};
@@ -27,27 +26,6 @@ async fn with_user(backend: Backend) -> (Server, String, As) {
 
 fn vault_dir(s: &Server, user: &str) -> PathBuf {
     s.env.data_dir().join("notes").join(user)
-}
-
-/// Every file under a directory with its bytes, for before/after comparisons.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !path.ends_with(".kryton.lock") {
-                files.insert(
-                    path.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    files
 }
 
 async fn create(s: &Server, who: &As, path: &str, content: &str) -> String {
@@ -406,7 +384,7 @@ async fn path_attacks(backend: Backend) {
     std::fs::create_dir_all(&outside).unwrap();
     std::fs::write(outside.join("secret.md"), "secret").unwrap();
     std::os::unix::fs::symlink(&outside, vault_dir(&s, &user).join("escape")).unwrap();
-    let before = snapshot(&s.env.data_dir().join("notes"));
+    let before = common::snapshot(&s.env.data_dir().join("notes"));
     let attacks = [
         "..%2F..%2Fetc%2Fpasswd",
         "a%2F..%2F..%2Fb",
@@ -454,7 +432,7 @@ async fn path_attacks(backend: Backend) {
         .await;
     assert_eq!(status, 400);
     assert_eq!(
-        snapshot(&s.env.data_dir().join("notes")),
+        common::snapshot(&s.env.data_dir().join("notes")),
         before,
         "nothing changed on disk"
     );
@@ -616,7 +594,7 @@ async fn key_scopes(backend: Backend) {
     ] {
         assert_eq!(s.request("GET", path, &read_only, None).await.0, 200, "{path}");
     }
-    let before = snapshot(&vault_dir(&s, &user));
+    let before = common::snapshot(&vault_dir(&s, &user));
     let writes: Vec<(&str, &str, Option<Value>)> = vec![
         ("POST", "/api/notes", Some(json!({"path": "New", "content": "x"}))),
         ("PUT", "/api/notes/Note", Some(json!({"content": "changed"}))),
@@ -632,7 +610,7 @@ async fn key_scopes(backend: Backend) {
         assert_eq!((status, code(&answer)), (403, "FORBIDDEN"), "{method} {path}");
     }
     assert_eq!(
-        snapshot(&vault_dir(&s, &user)),
+        common::snapshot(&vault_dir(&s, &user)),
         before,
         "a read-only key changed nothing"
     );
@@ -678,7 +656,7 @@ async fn isolation(backend: Backend) {
             .to_owned(),
     );
     create(&s, &alice, "Diary", "alice's secret unicorn").await;
-    let alice_before = snapshot(&vault_dir(&s, &alice_id));
+    let alice_before = common::snapshot(&vault_dir(&s, &alice_id));
     for who in [&bob, &bob_key] {
         assert_eq!(s.request("GET", "/api/notes/Diary", who, None).await.0, 404);
         assert_eq!(
@@ -708,7 +686,7 @@ async fn isolation(backend: Backend) {
         assert_eq!(s.request("DELETE", "/api/notes/Bob's diary", who, None).await.0, 200);
     }
     assert_eq!(
-        snapshot(&vault_dir(&s, &alice_id)),
+        common::snapshot(&vault_dir(&s, &alice_id)),
         alice_before,
         "alice's vault is untouched"
     );

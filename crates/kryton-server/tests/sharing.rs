@@ -7,8 +7,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::{As, Backend, Server, TestEnv};
 use serde_json::{Value, json};
@@ -24,27 +23,6 @@ fn token(who: &As) -> String {
         As::Bearer(t) => t.clone(),
         other => panic!("not a bearer credential: {other:?}"),
     }
-}
-
-/// Every file under a directory with its bytes (the lock file left out).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if !path.ends_with(".kryton.lock") {
-                files.insert(
-                    path.strip_prefix(dir).unwrap().display().to_string(),
-                    std::fs::read(&path).unwrap(),
-                );
-            }
-        }
-    }
-    files
 }
 
 fn vault_dir(s: &Server, user: &str) -> PathBuf {
@@ -297,7 +275,7 @@ async fn isolation_matrix(backend: Backend) {
     // Writes with If-Match through the share.
     let (_, plan) = s.request("GET", &w.shared("Team/Plan.md"), &w.bob.session, None).await;
     let etag = plan["etag"].as_str().unwrap().to_owned();
-    let before = snapshot(&ann_vault);
+    let before = common::snapshot(&ann_vault);
     let refused: Vec<(&str, &As, u16)> = vec![
         ("read recipient", &w.cat.session, 403),
         ("read-only key of the readwrite recipient", &bob_ro, 403),
@@ -327,7 +305,7 @@ async fn isolation_matrix(backend: Backend) {
         .await;
     assert_eq!(status, 403);
     assert_eq!(
-        snapshot(&ann_vault),
+        common::snapshot(&ann_vault),
         before,
         "no refused write changed the owner's vault"
     );

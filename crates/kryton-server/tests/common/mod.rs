@@ -523,3 +523,25 @@ impl Server {
         String::from_utf8_lossy(&self.logs.lock().unwrap()).into_owned()
     }
 }
+
+/// Every file under a directory with its bytes (the vault's lock file left out), for before/after
+/// comparisons: a refused request must leave this unchanged.
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if !path.ends_with(".kryton.lock") {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
